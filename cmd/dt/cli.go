@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dtools/dt/hosts"
+	"github.com/dtools/dt/modules"
+	"github.com/dtools/dt/runner"
+)
+
+// Exit statuses: decided here and in run, documented in README and --help.
+const (
+	exitOK          = 0   // every host okay
+	exitFailed      = 1   // one or more hosts failed, or no host matched
+	exitUsage       = 2   // bad flags, pattern or inventory
+	exitModule      = 3   // the module rejected its arguments
+	exitInterrupted = 130 // Ctrl-C or SIGTERM
+)
+
+const helpText = `dt runs a command on many hosts at once, in parallel over native SSH
+connections, and prints one parseable line per host:
+
+   STATUS::dt:MODULE:HOST:MESSAGE
+
+   $ dt tag:linux ssh date
+   okay::dt:ssh:web1:Mon Nov 16 23:54:04 CET 2009
+   fail::dt:ssh:web3:connect: dial tcp 127.0.0.3:22: connection refused
+
+STATUS is okay or fail; MESSAGE is the output (stdout and stderr in arrival
+order) with \ as \\, newline as \n, CR as \r and other control bytes as \xHH,
+so every record is one line. Split on the first five colons.
+
+MODULES (dt --list; dt help MODULE)
+   ssh CMD...          run a command line, like ssh HOST CMD
+   script FILE ARGS... run a local script on every host
+   list                print matched hosts and tags, connect to nothing
+
+PATTERNS
+%s
+INVENTORY
+   ~/.dtdb (or -D FILE, or $DTOOLS_DB), one host per line:
+      [user@]host[:port][|[user@]jump[:port][,jump2...]] tag1 tag2 ...
+   Without it, the plain host names of ~/.ssh/known_hosts are used.
+   Hosts are resolved through ~/.ssh/config and /etc/ssh/ssh_config
+   (or -F FILE); user, port and jump written in the inventory win.
+
+EXIT STATUS
+   0 every host okay; 1 a host failed or no host matched; 2 usage, pattern
+   or inventory error; 3 bad module arguments; 130 interrupted (Ctrl-C)`
+
+// options is everything the command line says.
+type options struct {
+	db             string
+	dbExplicit     bool
+	sshConfig      string
+	fanout         int
+	interactive    bool
+	connectTimeout time.Duration
+	timeout        time.Duration
+	hostKeys       runner.HostKeyPolicy
+	pretend        bool
+	noColor        bool
+	json           bool
+	list           bool
+	args           []string // PATTERN MODULE ARGS...
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// parseDuration takes a Go duration ("2s", "500ms") or a plain number of
+// seconds ("10", "1.5").
+func parseDuration(flag, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return 0, usagef("--%s %q: must not be negative", flag, s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, usagef("--%s %q: want a duration like 10s, 500ms or a number of seconds", flag, s)
+	}
+	return d, nil
+}
+
+// runCLI parses args and runs dt, returning the exit status.
+func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var opts options
+	code := exitOK
+	app := &cli.App{
+		Name:            "dt",
+		Usage:           "run commands on many hosts at once",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\n   dt --list\n   dt help MODULE",
+		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Reader:          stdin,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
+			&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
+			&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "one host at a time with the terminal attached (for prompts)"},
+			&cli.StringFlag{Name: "connect-timeout", Aliases: []string{"T"}, Usage: "TCP connect + SSH handshake limit, e.g. 5s (default: ssh_config ConnectTimeout, else 10s)"},
+			&cli.StringFlag{Name: "timeout", Usage: "per-host deadline for the module's commands, e.g. 30s, 2m (default: none)"},
+			&cli.StringFlag{Name: "host-keys", Usage: "host key policy: strict, accept-new or off (default: ssh_config StrictHostKeyChecking, else strict)"},
+			&cli.BoolFlag{Name: "pretend", Aliases: []string{"p"}, Usage: "print the hosts that would run, run nothing"},
+			&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+			&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
+		},
+		Action: func(c *cli.Context) error {
+			opts.db = c.String("db")
+			opts.dbExplicit = c.IsSet("db")
+			opts.sshConfig = c.String("config")
+			opts.fanout = c.Int("fanout")
+			opts.interactive = c.Bool("interactive")
+			opts.pretend = c.Bool("pretend")
+			opts.noColor = c.Bool("no-color")
+			opts.json = c.Bool("json")
+			opts.list = c.Bool("list")
+			opts.args = c.Args().Slice()
+			var err error
+			if opts.connectTimeout, err = parseDuration("connect-timeout", c.String("connect-timeout")); err != nil {
+				return err
+			}
+			if opts.timeout, err = parseDuration("timeout", c.String("timeout")); err != nil {
+				return err
+			}
+			if v := c.String("host-keys"); v != "" {
+				if opts.hostKeys, err = runner.ParseHostKeyPolicy(v); err != nil {
+					return usagef("--host-keys: %v", err)
+				}
+			}
+			if opts.fanout < 1 {
+				return usagef("--fanout %d: must be at least 1", opts.fanout)
+			}
+			code = run(ctx, opts, env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+			return nil
+		},
+	}
+	if err := app.RunContext(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "dt: error: %v\n", err)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			fmt.Fprintln(stderr, "dt: hint: see dt --help")
+		}
+		return exitUsage
+	}
+	return code
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// moduleHelp is "dt help MODULE" and "dt --list".
+func moduleList(w io.Writer) {
+	fmt.Fprintln(w, "MODULES")
+	for _, name := range modules.Names() {
+		m, _ := modules.Lookup(name)
+		fmt.Fprintf(w, "   %-8s %s\n", m.Name(), m.Summary())
+	}
+	fmt.Fprintln(w, "\nPATTERNS")
+	fmt.Fprint(w, indent(hosts.Grammar, "   "))
+}

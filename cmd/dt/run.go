@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/dtools/dt/hosts"
+	"github.com/dtools/dt/modules"
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// env is the process environment run works in; tests pass their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func (e env) errorf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "dt: error: "+format+"\n", args...)
+}
+
+func (e env) hintf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "dt: hint: "+format+"\n", args...)
+}
+
+// run does one dt invocation and returns its exit status.
+func run(ctx context.Context, opts options, e env) int {
+	if opts.list {
+		moduleList(e.stdout)
+		return exitOK
+	}
+	args := opts.args
+	if len(args) > 0 && args[0] == "help" {
+		return help(args[1:], e)
+	}
+	if len(args) < 2 {
+		if len(args) == 0 {
+			e.errorf("missing PATTERN and MODULE")
+		} else {
+			e.errorf("missing MODULE after pattern %q", args[0])
+		}
+		e.hintf("usage: dt [OPTIONS] PATTERN MODULE [ARGS...], e.g. dt tag:linux ssh date; see dt --help")
+		return exitUsage
+	}
+	mod, err := modules.Lookup(args[1])
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	pat, err := hosts.ParsePattern(args[0])
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	home := e.getenv("HOME")
+	inv, err := loadInventory(opts, home)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: e.stdin})
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	if len(selected) == 0 {
+		e.errorf("pattern %q matched no hosts", args[0])
+		if tags := inv.Tags(); len(tags) > 0 {
+			e.hintf("known tags: %s", strings.Join(tags, ", "))
+		} else {
+			e.hintf("the inventory has no tags; see dt --help for the inventory format")
+		}
+		return exitFailed
+	}
+
+	stdinFile, _ := e.stdin.(*os.File)
+	modOpts := modules.Options{
+		Timeout:     opts.timeout,
+		Interactive: opts.interactive,
+		Stdin:       e.stdin,
+		Stdout:      e.stdout,
+		Stderr:      e.stderr,
+	}
+	if stdinFile != nil {
+		modOpts.StdinIsTerminal = term.IsTerminal(int(stdinFile.Fd()))
+	}
+	job, err := mod.Prepare(args[2:], modOpts)
+	if err != nil {
+		e.errorf("%v", err)
+		var ue *modules.UsageError
+		if errors.As(err, &ue) {
+			e.hintf("see dt help %s", mod.Name())
+			return exitModule
+		}
+		return exitUsage
+	}
+	if opts.pretend {
+		for _, h := range selected {
+			fmt.Fprintln(e.stdout, h.Name)
+		}
+		return exitOK
+	}
+
+	cfg := runner.Config{
+		Home:           home,
+		LocalUser:      localUser(e.getenv),
+		AgentSocket:    e.getenv("SSH_AUTH_SOCK"),
+		HostKeys:       opts.hostKeys,
+		ConnectTimeout: opts.connectTimeout,
+		Passphrase:     ttyPassphrase,
+	}
+	if opts.sshConfig != "" {
+		cfg.SSHConfigFiles = []string{opts.sshConfig}
+		if _, err := os.Stat(opts.sshConfig); err != nil {
+			e.errorf("-F: %v", err)
+			return exitUsage
+		}
+	} else {
+		cfg.SSHConfigFiles = []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+	}
+	resolver, err := runner.NewResolver(cfg)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	pool := runner.NewPool(cfg)
+	defer pool.Close()
+
+	var out output.Writer
+	if opts.json {
+		out = output.NewJSON(e.stdout)
+	} else {
+		f, _ := e.stdout.(*os.File)
+		out = output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
+	}
+	fanout := opts.fanout
+	if opts.interactive {
+		fanout = 1
+	}
+	failed := modules.Execute(ctx, modules.Run{
+		Module:   mod.Name(),
+		Job:      job,
+		Hosts:    selected,
+		Resolver: resolver,
+		Pool:     pool,
+		Fanout:   fanout,
+		Timeout:  opts.timeout,
+		Out:      out,
+	})
+	switch {
+	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
+		return exitInterrupted
+	case failed > 0:
+		return exitFailed
+	}
+	return exitOK
+}
+
+// loadInventory reads -D/--db, $DTOOLS_DB or ~/.dtdb; without any, the
+// plain host names in ~/.ssh/known_hosts, as dtools did.
+func loadInventory(opts options, home string) (*hosts.Inventory, error) {
+	if opts.db != "" {
+		return hosts.LoadInventory(opts.db)
+	}
+	db := filepath.Join(home, ".dtdb")
+	inv, err := hosts.LoadInventory(db)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return inv, err
+	}
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	f, err := os.Open(kh)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no inventory: %s does not exist and there is no %s to fall back on; create one (see hosts.example) or use -D FILE", db, kh)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return hosts.ParseKnownHosts(f, kh)
+}
+
+func localUser(getenv func(string) string) string {
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
+}
+
+// ttyPassphrase asks for a key's passphrase on the controlling terminal,
+// without echo. It fails when there is no terminal.
+func ttyPassphrase(file string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("no terminal: %w", err)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "dt: passphrase for %s: ", file)
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return pass, err
+}
+
+// help is "dt help [MODULE]".
+func help(args []string, e env) int {
+	if len(args) == 0 {
+		moduleList(e.stdout)
+		return exitOK
+	}
+	m, err := modules.Lookup(args[0])
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
+	}
+	fmt.Fprintln(e.stdout, m.Usage())
+	return exitOK
+}

@@ -1,0 +1,89 @@
+// Package hosts is dt's host inventory and host-pattern language.
+//
+// It owns: parsing the dtools host database (ParseInventory, with precise
+// "file:line: message" errors) and the known_hosts fallback
+// (ParseKnownHosts); name ranges (ExpandRange); the host-pattern grammar,
+// parsed into a small AST (ParsePattern); and selecting hosts with a
+// pattern, in inventory order (Select). It does not resolve ssh_config,
+// dial, print or exit: it is pure apart from reading the files and the
+// standard input it is handed.
+//
+// # Inventory
+//
+// One host per line:
+//
+//	[user@]host[:port][|JUMP]  tag1 tag2 ...   # comment
+//
+// JUMP is "[user@]host[:port]" or a chain "j1,j2" that the client connects
+// through in order, like ssh -J. IPv6 literals are bracketed, "[::1]" or
+// "[::1]:2222"; an unbracketed name with two or more colons is accepted
+// only as an IP address, without a port. Names, users and tags use
+// [A-Za-z0-9_.-] and must not start with '-'. A host listed again merges
+// its tags into the first entry; see ParseInventory for the exact rule.
+//
+// # Patterns
+//
+// A pattern selects hosts. The keys are all, exp, nil, not, out, sys and
+// tag; each is written "KEY:VALUE".
+//
+//	web1,root@db2:2222   a bare word: explicit hosts, same as sys:
+//	sys:H1,H2            explicit hosts, in the inventory or not; a host in
+//	                     the inventory comes with its tags, user, port and
+//	                     jumps (an explicit user or port here wins); others
+//	                     come as just [user@]name[:port]. Ranges expand:
+//	                     sys:web[01-12,20]
+//	exp:REGEX            inventory hosts whose name matches the Go regexp
+//	                     (unanchored)
+//	tag:T1,T2,+T3,-T4    tag operations from left to right: the first term
+//	                     selects hosts with T1, ",T" adds hosts with T
+//	                     (or), ",+T" keeps only hosts with T (and), ",-T"
+//	                     drops hosts with T (and not). A leading "-T" starts
+//	                     from every host and drops T; a leading "+T" is T.
+//	                     tag:web,+prod,-canary = (web and prod) minus canary
+//	not:PATTERN          inventory hosts not matched by PATTERN
+//	all:  nil:           every inventory host; no host
+//	out:                 hosts read from standard input (see below)
+//
+// Two operators combine terms:
+//
+//	P+KEY:...   union: hosts matched by either side
+//	P:KEY:...   chain: the term after ':' is evaluated over the hosts
+//	            selected so far, so it filters them:
+//	            tag:linux:exp:^db = linux hosts whose name matches ^db
+//
+// Splitting is purely textual and happens before anything else: the
+// pattern is cut into union terms at every '+' immediately followed by a
+// key and ':' ("+sys:", "+tag:", "+exp:", "+not:", "+all:", "+nil:",
+// "+out:"), then each union term into chain terms at every ':' immediately
+// followed by a key and ':'. Everywhere else '+' and ':' are ordinary, so
+// "exp:a+b" is one regexp, "tag:web,+prod" is an intersection and
+// "sys:web1:22" is a host and port. This applies inside exp: values too: a
+// regexp that must contain ":tag:" or "+tag:" (any key) can write the
+// colon as [:] or \x3a. Union binds loosest; not: takes the rest of its
+// chain as operand, so "not:tag:a:exp:b" is not(tag:a:exp:b), while
+// "tag:a:not:exp:b" is the tag-a hosts whose name does not match b. For
+// all:, nil: and out:, whose value may be empty, the key's own ':' may also
+// start the chain: "all:tag:x" equals "all::tag:x". A bare word (no known
+// key before its first ':') is a sys: host list; if it does not parse as
+// one and starts with letters and ':', the error is "unknown pattern key".
+// Keys are case-sensitive; tag and host names are compared exactly.
+//
+// # out:
+//
+// out: reads standard input once per Select, however many out: terms the
+// pattern has (use ReadsStdin to know whether it will). Blank lines and
+// lines starting with '#' are ignored. Other lines are either dt output
+// lines, "STATUS:ENCODING:dt:MODULE:HOST:MESSAGE" with a possibly empty
+// ENCODING and HOST possibly a bracketed IP address, or a single host
+// "[user@]host[:port]". Anything else is an error. Bare out: keeps every
+// line's host; out:fail and out:okay keep only dt output lines of that
+// status (compared case-insensitively), so plain names are kept only by
+// bare out:. Hosts are deduplicated, first line first; hosts absent from
+// the inventory are kept as with sys:.
+//
+// # Order
+//
+// Select returns each host once (by name): inventory hosts in inventory
+// order, then hosts outside the inventory in the order the pattern first
+// names them. Matching nothing is not an error.
+package hosts

@@ -1,0 +1,448 @@
+package hosts
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Grammar is the short help text for host patterns, for dt --help and
+// dt --list.
+const Grammar = `Host patterns (keys: all exp nil not out sys tag):
+  web1,root@db2:2222,[::1]:22  hosts by name (same as sys:), in the inventory or not
+  sys:web[01-12,20]            ranges; zero padding follows the first number
+  tag:web,+prod,-canary        left to right: ,T or  ,+T and  ,-T and not
+  tag:-canary                  a leading -T means every host without T
+  exp:^db[0-9]+$               inventory hosts whose name matches a Go regexp
+  not:P  all:  nil:            inventory hosts not matched by P / every host / none
+  out:  out:fail  out:okay     hosts read from stdin: names, or dt output lines by status
+  P+KEY:...                    union: tag:web+sys:extra1 (+ splits only before KEY:)
+  P:KEY:...                    filter: tag:linux:exp:^db = linux hosts named db...
+Hosts come in inventory order, then the others in the order given.`
+
+// keys lists the pattern keys, sorted.
+var keys = [...]string{"all", "exp", "nil", "not", "out", "sys", "tag"}
+
+// Keys returns the valid pattern keys, sorted.
+func Keys() []string { return append([]string(nil), keys[:]...) }
+
+// PatternError reports a host pattern that does not parse.
+type PatternError struct {
+	Pattern string // the whole pattern given to ParsePattern
+	Msg     string // what is wrong, quoting the offending term
+}
+
+// Error returns the message, which quotes the offending term.
+func (e *PatternError) Error() string { return e.Msg }
+
+// Pattern is a parsed host pattern: a tree of Union, Chain, Sys, Exp, Tag,
+// Not, All, Nil and Out nodes. Evaluate it with Select.
+type Pattern interface {
+	// String returns the pattern in canonical text form; for a tree
+	// built by ParsePattern, ParsePattern(p.String()) gives an
+	// equivalent tree.
+	String() string
+
+	eval(s *selector, u universe) (bitset, error)
+}
+
+// Union is P1+P2+...: every host matched by any term, each evaluated over
+// the same hosts.
+type Union []Pattern
+
+// Chain is P1:P2:...: each term after the first is evaluated over the
+// hosts the previous term selected, so it narrows them.
+type Chain []Pattern
+
+// Sys names hosts explicitly: sys:h1,h2 or a bare h1,h2. Hosts absent from
+// the inventory are selected too, as Hosts with just a Hop.
+type Sys struct {
+	Text  string // the value as written, before range expansion
+	Hosts []Hop  // after range expansion, in order
+}
+
+// Exp selects hosts whose Name matches a Go regular expression
+// (unanchored, as regexp.MatchString).
+type Exp struct {
+	Re *regexp.Regexp
+}
+
+// Tag is tag:T1,T2,+T3,-T4: tag operations applied left to right.
+type Tag []TagOp
+
+// TagOp is one operation of a Tag pattern. Op is ',' (union with the hosts
+// carrying Tag), '+' (intersection) or '-' (subtraction). The result
+// starts empty, or as every host when the first Op is '-'; ParsePattern
+// stores a leading '+' as ','.
+type TagOp struct {
+	Op  byte
+	Tag string
+}
+
+// Not is not:P: every host not matched by P.
+type Not struct {
+	P Pattern
+}
+
+// All is all:, every host.
+type All struct{}
+
+// Nil is nil:, no host.
+type Nil struct{}
+
+// Out is out:, out:fail or out:okay: hosts read from standard input, either
+// plain names or dt output lines. Status is "", "fail" or "okay".
+type Out struct {
+	Status string
+}
+
+// String returns the terms joined with "+".
+func (p Union) String() string { return joinPatterns(p, "+") }
+
+// String returns the terms joined with ":".
+func (p Chain) String() string { return joinPatterns(p, ":") }
+
+// String returns "sys:" and the value as written.
+func (p Sys) String() string { return "sys:" + p.Text }
+
+// String returns "exp:" and the regexp.
+func (p Exp) String() string {
+	if p.Re == nil {
+		return "exp:"
+	}
+	return "exp:" + p.Re.String()
+}
+
+// String returns "tag:" and the operations.
+func (p Tag) String() string {
+	var b strings.Builder
+	b.WriteString("tag:")
+	for i, op := range p {
+		switch {
+		case i > 0:
+			b.WriteByte(',')
+			if op.Op != ',' {
+				b.WriteByte(op.Op)
+			}
+		case op.Op == '-':
+			b.WriteByte('-')
+		}
+		b.WriteString(op.Tag)
+	}
+	return b.String()
+}
+
+// String returns "not:" and the negated pattern.
+func (p Not) String() string {
+	if p.P == nil {
+		return "not:"
+	}
+	return "not:" + p.P.String()
+}
+
+// String returns "all:".
+func (All) String() string { return "all:" }
+
+// String returns "nil:".
+func (Nil) String() string { return "nil:" }
+
+// String returns "out:" and the status.
+func (p Out) String() string { return "out:" + p.Status }
+
+func joinPatterns(ps []Pattern, sep string) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		if p != nil {
+			parts[i] = p.String()
+		}
+	}
+	return strings.Join(parts, sep)
+}
+
+// ReadsStdin reports whether evaluating p reads standard input, that is
+// whether it contains an out: term.
+func ReadsStdin(p Pattern) bool {
+	found := false
+	walk(p, func(q Pattern) {
+		if _, ok := q.(Out); ok {
+			found = true
+		}
+	})
+	return found
+}
+
+// walk calls f for p and every pattern below it.
+func walk(p Pattern, f func(Pattern)) {
+	if p == nil {
+		return
+	}
+	f(p)
+	switch q := p.(type) {
+	case Union:
+		for _, t := range q {
+			walk(t, f)
+		}
+	case Chain:
+		for _, t := range q {
+			walk(t, f)
+		}
+	case Not:
+		walk(q.P, f)
+	}
+}
+
+// ParsePattern parses a host pattern; see Grammar and the package
+// documentation. Errors are *PatternError.
+//
+// Splitting: the pattern is first cut into union terms at every '+' that
+// is immediately followed by a key and ':' ("+tag:", "+sys:", ...); each
+// union term is then cut into chain terms at every ':' immediately followed
+// by a key and ':'. Anywhere else '+' and ':' are ordinary characters, so
+// "exp:a+b" is one regexp and "tag:a,+b" is an intersection. A not: term
+// takes the rest of its chain as its operand.
+func ParsePattern(s string) (Pattern, error) {
+	p := &parser{whole: s}
+	if s == "" {
+		return nil, p.errf("empty host pattern")
+	}
+	var terms []Pattern
+	for start := 0; ; {
+		end := splitAt(s, start, '+')
+		part := s[start:]
+		if end >= 0 {
+			part = s[start:end]
+		}
+		if part == "" {
+			return nil, p.errf("empty term before %q in %q", "+", s)
+		}
+		t, err := p.chain(part)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+		if end < 0 {
+			break
+		}
+		start = end + 1
+	}
+	if len(terms) == 1 {
+		return terms[0], nil
+	}
+	return Union(terms), nil
+}
+
+// keyAt returns the key that s starts with, followed by ':', or "".
+func keyAt(s string) string {
+	if len(s) < 4 || s[3] != ':' {
+		return ""
+	}
+	for _, k := range keys {
+		if s[:3] == k {
+			return k
+		}
+	}
+	return ""
+}
+
+// splitAt returns the first index i >= from with s[i] == sep and a key and
+// ':' right after it, or -1.
+func splitAt(s string, from int, sep byte) int {
+	for i := from; i < len(s); i++ {
+		if s[i] == sep && keyAt(s[i+1:]) != "" {
+			return i
+		}
+	}
+	return -1
+}
+
+type parser struct {
+	whole string
+	names int // explicit host names so far, after range expansion
+}
+
+func (p *parser) errf(format string, args ...any) error {
+	return &PatternError{Pattern: p.whole, Msg: fmt.Sprintf(format, args...)}
+}
+
+// chain parses a union term: one or more chain terms.
+func (p *parser) chain(s string) (Pattern, error) {
+	var terms []Pattern
+	for {
+		t, rest, more, err := p.term(s)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+		if !more {
+			break
+		}
+		s = rest
+	}
+	if len(terms) == 1 {
+		return terms[0], nil
+	}
+	return Chain(terms), nil
+}
+
+// term parses the chain term at the start of s. If a chained term follows,
+// more is true and rest holds it (starting with its key).
+func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
+	key := keyAt(s)
+	if key == "" {
+		// A bare word: hosts, as with sys:.
+		word := s
+		if end := splitAt(s, 0, ':'); end >= 0 {
+			word, rest, more = s[:end], s[end+1:], true
+		}
+		if word == "" {
+			return nil, "", false, p.errf("empty term before %q in %q", ":", s)
+		}
+		t, err := p.sys(word, word)
+		if err != nil {
+			if k, _, ok := strings.Cut(word, ":"); ok && isLetters(k) {
+				return nil, "", false, p.errf("unknown pattern key %q in %q; valid keys: %s",
+					k, word, strings.Join(keys[:], ", "))
+			}
+			return nil, "", false, err
+		}
+		return t, rest, more, nil
+	}
+	if key == "not" {
+		if len(s) == 4 {
+			return nil, "", false, p.errf("not: needs a pattern in %q", s)
+		}
+		inner, err := p.chain(s[4:])
+		if err != nil {
+			return nil, "", false, err
+		}
+		return Not{P: inner}, "", false, nil
+	}
+	// The value runs to the next ":KEY:". For keys whose value may be
+	// empty the key's own ':' can serve as that separator ("all:tag:x").
+	from := 4
+	if key == "all" || key == "nil" || key == "out" {
+		from = 3
+	}
+	term, val := s, s[4:]
+	if end := splitAt(s, from, ':'); end >= 0 {
+		e := max(end, 4)
+		term, val, rest, more = s[:e], s[4:e], s[end+1:], true
+	}
+	switch key {
+	case "all", "nil":
+		if val != "" {
+			return nil, "", false, p.errf("%s: takes no value, got %q in %q", key, val, term)
+		}
+		if key == "all" {
+			return All{}, rest, more, nil
+		}
+		return Nil{}, rest, more, nil
+	case "out":
+		if val != "" && val != "fail" && val != "okay" {
+			return nil, "", false, p.errf("bad out: status %q in %q; want out:, out:fail or out:okay", val, term)
+		}
+		return Out{Status: val}, rest, more, nil
+	}
+	if val == "" {
+		return nil, "", false, p.errf("%s: needs a value in %q", key, term)
+	}
+	switch key {
+	case "sys":
+		t, err = p.sys(val, term)
+	case "exp":
+		re, cerr := regexp.Compile(val)
+		if cerr != nil {
+			return nil, "", false, p.errf("bad regexp %q in %q: %v", val, term, cerr)
+		}
+		t = Exp{Re: re}
+	case "tag":
+		t, err = p.tag(val, term)
+	}
+	if err != nil {
+		return nil, "", false, err
+	}
+	return t, rest, more, nil
+}
+
+// sys parses a comma-separated host list (commas inside brackets belong to
+// ranges) and expands its ranges.
+func (p *parser) sys(val, term string) (Pattern, error) {
+	out := Sys{Text: val}
+	for _, item := range splitOutsideBrackets(val) {
+		if item == "" {
+			return nil, p.errf("empty host in %q", term)
+		}
+		names, msg := expandRange(item)
+		if msg != "" {
+			return nil, p.errf("%s in %q", msg, term)
+		}
+		p.names += len(names)
+		if p.names > MaxRangeNames {
+			return nil, p.errf("more than %d host names in %q", MaxRangeNames, p.whole)
+		}
+		for _, n := range names {
+			h, msg := parseHop(n)
+			if msg != "" {
+				return nil, p.errf("%s in %q", msg, term)
+			}
+			out.Hosts = append(out.Hosts, h)
+		}
+	}
+	return out, nil
+}
+
+// tag parses the value of a tag: term.
+func (p *parser) tag(val, term string) (Pattern, error) {
+	var out Tag
+	for item := range strings.SplitSeq(val, ",") {
+		op := byte(',')
+		if item != "" && (item[0] == '+' || item[0] == '-') {
+			op, item = item[0], item[1:]
+		}
+		if len(out) == 0 && op == '+' {
+			op = ','
+		}
+		if item == "" {
+			return nil, p.errf("empty tag in %q", term)
+		}
+		if !validTag(item) {
+			return nil, p.errf("bad tag %q in %q", item, term)
+		}
+		out = append(out, TagOp{Op: op, Tag: item})
+	}
+	return out, nil
+}
+
+// splitOutsideBrackets splits s at commas that are not inside [...].
+func splitOutsideBrackets(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}
+
+func isLetters(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,13 @@
+// Package modules holds what dt can do on hosts: one file per module and one
+// explicit table (Table) naming them all.
+//
+// A Module checks its arguments once (Prepare) and returns a Job; the Job
+// runs on each host through a *Host, which dials lazily through the shared
+// connection pool, so a module that runs several commands on a host costs
+// one SSH handshake, and a module that never connects (list) costs none. A
+// Job emits one or more records per host and may stream them.
+//
+// Execute fans a Job out over hosts with a bound, applies the per-host
+// deadline, and turns every failure into a record: it never stops because
+// one host failed.
+package modules

@@ -1,0 +1,99 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dtools/dt/hosts"
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// Host is a Job's handle on one host: its inventory entry and a connection
+// dialed on first use and reused for every command after that.
+type Host struct {
+	Entry   hosts.Host
+	Module  string
+	Started time.Time
+
+	target  *runner.Target
+	pool    *runner.Pool
+	client  *ssh.Client
+	dialErr error
+}
+
+// Name is the host name printed in records.
+func (h *Host) Name() string { return h.Entry.Name }
+
+// Run runs one remote command on the host, dialing it first if needed.
+func (h *Host) Run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
+	if h.client == nil && h.dialErr == nil {
+		if h.target == nil || h.pool == nil {
+			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
+		} else {
+			h.client, h.dialErr = h.pool.Client(ctx, h.target)
+		}
+	}
+	if h.dialErr != nil {
+		return runner.Result{ExitCode: -1}, h.dialErr
+	}
+	return runner.Run(ctx, h.client, cmd)
+}
+
+// Record builds a record for this host.
+func (h *Host) Record(status output.Status, stage string, msg []byte, exit int) output.Record {
+	return output.Record{
+		Status:   status,
+		Module:   h.Module,
+		Host:     h.Name(),
+		Message:  msg,
+		Stage:    stage,
+		ExitCode: exit,
+		Started:  h.Started,
+		Duration: time.Since(h.Started),
+	}
+}
+
+// Okay builds a success record.
+func (h *Host) Okay(msg []byte) output.Record { return h.Record(output.Okay, "", msg, 0) }
+
+// Fail builds a failure record from an error, naming its stage.
+func (h *Host) Fail(err error) output.Record {
+	return h.Record(output.Fail, runner.Stage(err), []byte(err.Error()), -1)
+}
+
+// Result turns a finished command (or its error) into the record plain
+// command modules print: okay on exit 0; otherwise fail with the exit
+// status, the signal, or the stage that went wrong, and any output so far.
+func (h *Host) Result(res runner.Result, err error) output.Record {
+	if err != nil {
+		msg := err.Error()
+		switch runner.Stage(err) {
+		case output.StageTimeout, output.StageInterrupt:
+			if res.ExitCode == -1 && h.client != nil {
+				msg += "; remote command stopped"
+			}
+		}
+		if len(res.Output) > 0 {
+			msg += "; output so far:\n" + strings.TrimSuffix(string(res.Output), "\n")
+		}
+		r := h.Fail(err)
+		r.Message = []byte(msg)
+		return r
+	}
+	if res.Signal != "" {
+		msg := "killed by signal " + res.Signal
+		if len(res.Output) > 0 {
+			msg += "\n" + string(res.Output)
+		}
+		return h.Record(output.Fail, output.StageExit, []byte(msg), -1)
+	}
+	if res.ExitCode != 0 {
+		return h.Record(output.Fail, output.StageExit, res.Output, res.ExitCode)
+	}
+	return h.Record(output.Okay, "", res.Output, 0)
+}

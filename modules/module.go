@@ -1,0 +1,89 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dtools/dt/output"
+)
+
+// Module is one thing dt can do on hosts.
+type Module interface {
+	// Name is the word used on the command line.
+	Name() string
+	// Summary is one line for dt --list.
+	Summary() string
+	// Usage is the full help text for dt help MODULE.
+	Usage() string
+	// Prepare checks args and returns the job to run on every host. Bad
+	// arguments give a *UsageError.
+	Prepare(args []string, opts Options) (Job, error)
+}
+
+// Job is a prepared module invocation.
+type Job interface {
+	// Run does the job on one host and reports through emit, once or more.
+	// Failures are records, never panics or returned errors.
+	Run(ctx context.Context, h *Host, emit func(output.Record))
+}
+
+// Options are the run-wide settings modules may consult.
+type Options struct {
+	// Timeout is the per-host deadline for the module's remote commands
+	// (0: none).
+	Timeout time.Duration
+	// Interactive attaches the terminal to the remote command, one host at
+	// a time.
+	Interactive bool
+	// Stdin, Stdout and Stderr are the terminal in interactive mode.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// StdinIsTerminal asks for a remote PTY in interactive mode.
+	StdinIsTerminal bool
+	// ReadFile reads local files (script); nil means os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// UsageError is a module argument error (exit status 3).
+type UsageError struct {
+	Module string
+	Msg    string
+}
+
+func (e *UsageError) Error() string { return e.Module + ": " + e.Msg }
+
+func usagef(module, format string, args ...any) *UsageError {
+	return &UsageError{Module: module, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Table is every module, by name. Adding a module means adding it here.
+var Table = []Module{
+	SSH{},
+	Script{},
+	List{},
+}
+
+// Lookup finds a module by name. An unknown name is an error listing the
+// valid ones.
+func Lookup(name string) (Module, error) {
+	for _, m := range Table {
+		if m.Name() == name {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown module %q; valid modules: %s", name, strings.Join(Names(), ", "))
+}
+
+// Names lists the module names, sorted.
+func Names() []string {
+	names := make([]string, len(Table))
+	for i, m := range Table {
+		names[i] = m.Name()
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,57 @@
+package modules
+
+import (
+	"context"
+	"strings"
+
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// SSH runs a command line on every host, like OpenSSH's "ssh HOST ARGS...".
+type SSH struct{}
+
+// Name implements Module.
+func (SSH) Name() string { return "ssh" }
+
+// Summary implements Module.
+func (SSH) Summary() string { return "run a command line on every host (like ssh HOST CMD)" }
+
+// Usage implements Module.
+func (SSH) Usage() string {
+	return `dt PATTERN ssh CMD [ARGS...]
+
+Runs CMD on every host, as OpenSSH's "ssh HOST CMD ARGS..." does: the
+arguments are joined with single spaces and the remote user's shell runs the
+result, so quote what your local shell must not expand:
+
+  dt tag:web ssh uptime
+  dt tag:web ssh 'ls /srv | wc -l'
+  dt -C 10 --timeout 30s tag:db ssh 'systemctl is-active postgresql'
+
+One line per host: okay when the command exits 0, otherwise
+fail with "exit N: OUTPUT" (or the stage that failed: connect, auth, ...).
+With -i the hosts run one at a time with the terminal attached.`
+}
+
+// Prepare implements Module.
+func (m SSH) Prepare(args []string, opts Options) (Job, error) {
+	if len(args) == 0 || strings.TrimSpace(strings.Join(args, " ")) == "" {
+		return nil, usagef(m.Name(), "missing command; usage: dt PATTERN ssh CMD [ARGS...]")
+	}
+	return commandJob{cmd: strings.Join(args, " "), opts: opts}, nil
+}
+
+// commandJob runs one shell command line per host.
+type commandJob struct {
+	cmd  string
+	opts Options
+}
+
+func (j commandJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
+	c := runner.Command{Cmd: j.cmd}
+	if j.opts.Interactive {
+		c.Stdin, c.Stdout, c.Stderr, c.PTY = j.opts.Stdin, j.opts.Stdout, j.opts.Stderr, j.opts.StdinIsTerminal
+	}
+	emit(h.Result(h.Run(ctx, c)))
+}

@@ -1,0 +1,417 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// tag is the literal third field of every OMNI line.
+const tag = "dt"
+
+const hexDigits = "0123456789abcdef"
+
+// escExtra[c] is how many bytes escaping c adds: 1 for backslash, LF and
+// CR (`\\`, `\n`, `\r`), 3 for the other control bytes except TAB (`\xHH`),
+// 0 for bytes kept as they are.
+var escExtra = func() (t [256]uint8) {
+	for c := range 0x20 {
+		t[c] = 3
+	}
+	t['\t'] = 0
+	t[0x7f] = 3
+	t['\\'], t['\n'], t['\r'] = 1, 1, 1
+	return t
+}()
+
+// escSeq[c] is the escape sequence for a byte with escExtra[c] != 0.
+var escSeq = func() (t [256]string) {
+	for c := range 256 {
+		if escExtra[c] != 0 {
+			t[c] = string(appendEscaped(nil, []byte{byte(c)}, 0))
+		}
+	}
+	return t
+}()
+
+// escapedLen returns the length of s after escaping, treating extra as one
+// more byte to escape as \xHH (pass 0 for none; NUL is escaped anyway).
+func escapedLen[S ~string | ~[]byte](s S, extra byte) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == extra {
+			n += 3
+		} else {
+			n += int(escExtra[c])
+		}
+	}
+	return n
+}
+
+// appendEscaped appends s to dst escaped as described for Escape; extra is
+// one more byte to write as \xHH (0 for none).
+func appendEscaped[S ~string | ~[]byte](dst []byte, s S, extra byte) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if escExtra[c] == 0 && c != extra {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		start = i + 1
+		switch c {
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+	}
+	return append(dst, s[start:]...)
+}
+
+// Escape returns b as one line of text, losslessly: backslash becomes
+// `\\`, LF `\n`, CR `\r`, and the other control bytes (0x00-0x1f except
+// TAB, and 0x7f) become `\xHH` with lower-case hex. TAB is not escaped,
+// because it is printable for humans. Bytes >= 0x80 are kept raw, so UTF-8
+// stays readable and invalid UTF-8 survives too. ':' is not escaped.
+// Unescape reverses it.
+//
+// The only allocation is the result string.
+func Escape(b []byte) string {
+	n := escapedLen(b, 0)
+	if n == len(b) {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	start := 0
+	for i, c := range b {
+		if escExtra[c] == 0 {
+			continue
+		}
+		sb.Write(b[start:i])
+		start = i + 1
+		sb.WriteString(escSeq[c])
+	}
+	sb.Write(b[start:])
+	return sb.String()
+}
+
+// Unescape reverses Escape. It accepts `\\`, `\n`, `\r` and `\xHH` (either
+// case of hex digit); any other backslash sequence, or a backslash at the
+// end, is an error. Bytes that are not part of an escape are copied as they
+// are, so Unescape also accepts text Escape would not have produced.
+func Unescape(s string) ([]byte, error) {
+	i := strings.IndexByte(s, '\\')
+	if i < 0 {
+		return []byte(s), nil
+	}
+	out := make([]byte, 0, len(s))
+	out = append(out, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return nil, fmt.Errorf("unescape: trailing backslash at offset %d", i)
+		}
+		switch s[i+1] {
+		case '\\':
+			out = append(out, '\\')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 'x':
+			if i+4 > len(s) {
+				return nil, fmt.Errorf("unescape: truncated escape %q at offset %d", s[i:], i)
+			}
+			hi, ok1 := unhex(s[i+2])
+			lo, ok2 := unhex(s[i+3])
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("unescape: bad hex escape %q at offset %d", s[i:i+4], i)
+			}
+			out = append(out, hi<<4|lo)
+			i += 2
+		default:
+			return nil, fmt.Errorf("unescape: unknown escape %q at offset %d", s[i:i+2], i)
+		}
+		i++
+	}
+	return out, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// trimNewline drops one trailing '\n' (only one, and not a '\r' before it).
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// appendPrefix appends the failure prefix of r (see Message), unescaped.
+func appendPrefix(dst []byte, r Record) []byte {
+	if r.Status != Fail || r.Stage == "" {
+		return dst
+	}
+	if r.Stage == StageExit {
+		if r.ExitCode < 0 {
+			return append(dst, "exit: "...)
+		}
+		dst = append(dst, "exit "...)
+		dst = strconv.AppendInt(dst, int64(r.ExitCode), 10)
+		return append(dst, ": "...)
+	}
+	dst = append(dst, r.Stage...)
+	return append(dst, ": "...)
+}
+
+// Message returns the MESSAGE field of r's OMNI line before escaping:
+// r.Message with one trailing "\n" dropped (only one; a "\r" before it
+// stays), preceded for failures by a prefix naming the stage:
+//
+//   - Status Fail and Stage StageExit: "exit N: " with N = ExitCode; when
+//     ExitCode < 0 (killed by a signal, which the message says) just
+//     "exit: ".
+//   - Status Fail and any other non-empty Stage: Stage + ": ", for example
+//     "connect: dial tcp 127.0.0.3:22: connection refused".
+//   - Status Okay, or Stage "": no prefix.
+//
+// A failure without output has the prefix without its ": " ("exit 2").
+//
+// When there is no prefix the result shares memory with r.Message (with its
+// capacity clipped, so appending to it does not write into r.Message).
+func Message(r Record) []byte {
+	m := trimNewline(r.Message)
+	if r.Status != Fail || r.Stage == "" {
+		return m[:len(m):len(m)]
+	}
+	out := appendPrefix(make([]byte, 0, len(r.Stage)+24+len(m)), r)
+	if len(m) == 0 {
+		return out[:len(out)-2] // "exit 2", not "exit 2: "
+	}
+	return append(out, m...)
+}
+
+// ANSI SGR sequences used by Omni when colour is on.
+const (
+	colorReset  = "\x1b[0m"
+	colorOkay   = "\x1b[32m" // green
+	colorFail   = "\x1b[31m" // red
+	colorModule = "\x1b[36m" // cyan
+	colorHost   = "\x1b[33m" // yellow
+)
+
+// isBracketed reports whether h is already written as "[...]" with no other
+// ']' inside, so that Parse finds the closing bracket at the end.
+func isBracketed(h string) bool {
+	n := len(h)
+	return n >= 2 && h[0] == '[' && h[n-1] == ']' && strings.IndexByte(h[1:n-1], ']') < 0
+}
+
+// appendHost appends the HOST field: bracketed when h contains ':' (an IPv6
+// literal) or starts with '[', and kept as is when it is already bracketed.
+func appendHost(dst []byte, h string) []byte {
+	switch {
+	case isBracketed(h):
+		dst = append(dst, '[')
+		dst = appendEscaped(dst, h[1:len(h)-1], ']')
+		return append(dst, ']')
+	case strings.IndexByte(h, ':') >= 0 || strings.HasPrefix(h, "["):
+		dst = append(dst, '[')
+		dst = appendEscaped(dst, h, ']')
+		return append(dst, ']')
+	default:
+		return appendEscaped(dst, h, ':')
+	}
+}
+
+// appendLine appends r's OMNI line, with ANSI colours on status, module and
+// host when color is true.
+func appendLine(dst []byte, r Record, color bool) []byte {
+	if color {
+		if r.Status == Okay {
+			dst = append(dst, colorOkay...)
+		} else {
+			dst = append(dst, colorFail...)
+		}
+	}
+	dst = appendEscaped(dst, string(r.Status), ':')
+	if color {
+		dst = append(dst, colorReset...)
+	}
+	dst = append(dst, "::"+tag+":"...)
+	if color {
+		dst = append(dst, colorModule...)
+	}
+	dst = appendEscaped(dst, r.Module, ':')
+	if color {
+		dst = append(dst, colorReset...)
+	}
+	dst = append(dst, ':')
+	if color {
+		dst = append(dst, colorHost...)
+	}
+	dst = appendHost(dst, r.Host)
+	if color {
+		dst = append(dst, colorReset...)
+	}
+	dst = append(dst, ':')
+	msg := trimNewline(r.Message)
+	if r.Status == Fail && r.Stage != "" {
+		if r.Stage == StageExit {
+			// Only digits, '-', ' ', ':' and letters: nothing to escape.
+			dst = appendPrefix(dst, r)
+		} else {
+			dst = appendEscaped(dst, r.Stage, 0)
+			dst = append(dst, ": "...)
+		}
+		if len(msg) == 0 {
+			dst = dst[:len(dst)-2] // "exit 2", not "exit 2: "
+		}
+	}
+	dst = appendEscaped(dst, msg, 0)
+	return append(dst, '\n')
+}
+
+// AppendLine appends r's OMNI line, including the trailing '\n' and without
+// colours, to dst and returns the extended slice:
+//
+//	STATUS::dt:MODULE:HOST:MESSAGE\n
+//
+// MESSAGE is Escape(Message(r)). See the package documentation for how
+// MODULE and HOST are written.
+func AppendLine(dst []byte, r Record) []byte {
+	return appendLine(dst, r, false)
+}
+
+// FormatLine returns r's OMNI line, including the trailing '\n'.
+func FormatLine(r Record) string {
+	return string(AppendLine(make([]byte, 0, 32+len(r.Module)+len(r.Host)+len(r.Stage)+len(r.Message)), r))
+}
+
+// maxQuoted is how much of a bad line a Parse error quotes.
+const maxQuoted = 64
+
+// parseError builds a Parse error that quotes (the start of) line.
+func parseError(line, format string, args ...any) error {
+	q := strconv.Quote(line)
+	if len(line) > maxQuoted {
+		q = strconv.Quote(line[:maxQuoted]) + "..."
+	}
+	return fmt.Errorf("parse omni line %s: %s", q, fmt.Sprintf(format, args...))
+}
+
+// Parse parses one OMNI line, with or without its trailing "\n" or "\r\n".
+// It is the inverse of FormatLine as far as the line allows: the Record has
+// Status, Module, Host and Message (the unescaped MESSAGE, including any
+// "exit N: " or "stage: " prefix, which Parse cannot tell from output),
+// Stage "" and ExitCode -1; Started and Duration are zero. A bracketed HOST
+// loses its brackets: "[::1]" parses as "::1".
+//
+// The grammar: STATUS up to the first ':', which must be "okay" or "fail";
+// ENCODING up to the next ':', which must be empty; the literal "dt"; MODULE
+// up to the next ':'; HOST, which runs to the matching ']' when it starts
+// with '[' (the ']' must be followed by ':') and otherwise to the next ':';
+// MESSAGE, the rest of the line. MODULE, HOST and MESSAGE are unescaped
+// with Unescape.
+func Parse(line string) (Record, error) {
+	orig := line
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if line == "" {
+		return Record{}, parseError(orig, "empty line")
+	}
+	if strings.IndexByte(line, '\n') >= 0 {
+		return Record{}, parseError(orig, "newline inside the line (more than one line?)")
+	}
+
+	status, rest, ok := strings.Cut(line, ":")
+	if !ok {
+		return Record{}, parseError(orig, "missing ':' after status")
+	}
+	if status != string(Okay) && status != string(Fail) {
+		return Record{}, parseError(orig, "bad status %q (want %q or %q)", status, Okay, Fail)
+	}
+	enc, rest, ok := strings.Cut(rest, ":")
+	if !ok {
+		return Record{}, parseError(orig, "missing encoding field")
+	}
+	if enc != "" {
+		return Record{}, parseError(orig, "unknown encoding %q (only the empty encoding is supported)", enc)
+	}
+	t, rest, ok := strings.Cut(rest, ":")
+	if !ok || t != tag {
+		return Record{}, parseError(orig, "missing %q tag", tag)
+	}
+	mod, rest, ok := strings.Cut(rest, ":")
+	if !ok {
+		return Record{}, parseError(orig, "missing host field")
+	}
+
+	var host, msg string
+	if strings.HasPrefix(rest, "[") {
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return Record{}, parseError(orig, "bracketed host has no closing ']'")
+		}
+		if end+1 >= len(rest) || rest[end+1] != ':' {
+			return Record{}, parseError(orig, "bracketed host not followed by ':'")
+		}
+		host, msg = rest[1:end], rest[end+2:]
+	} else {
+		host, msg, ok = strings.Cut(rest, ":")
+		if !ok {
+			return Record{}, parseError(orig, "missing message field")
+		}
+	}
+
+	r := Record{Status: Status(status), ExitCode: -1}
+	var err error
+	var b []byte
+	if b, err = Unescape(mod); err != nil {
+		return Record{}, parseError(orig, "module: %v", unwrapUnescape(err))
+	}
+	r.Module = string(b)
+	if b, err = Unescape(host); err != nil {
+		return Record{}, parseError(orig, "host: %v", unwrapUnescape(err))
+	}
+	r.Host = string(b)
+	if r.Message, err = Unescape(msg); err != nil {
+		return Record{}, parseError(orig, "message: %v", unwrapUnescape(err))
+	}
+	return r, nil
+}
+
+// unwrapUnescape strips Unescape's "unescape: " prefix for nesting in a
+// Parse error.
+func unwrapUnescape(err error) error {
+	if s, ok := strings.CutPrefix(err.Error(), "unescape: "); ok {
+		return errors.New(s)
+	}
+	return err
+}

@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// defaultIdentityFiles are tried, like OpenSSH, when ssh_config names none.
+var defaultIdentityFiles = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
+
+// keyring loads each key file once per run and asks for a passphrase at
+// most once per file, however many hosts use it.
+type keyring struct {
+	cfg Config
+
+	mu    sync.Mutex
+	files map[string]*keyFile
+
+	agentOnce    sync.Once
+	agentSigners []ssh.Signer
+	agentErr     error
+}
+
+type keyFile struct {
+	once   sync.Once
+	signer ssh.Signer
+	note   string // why the file gave no signer, for auth error messages
+}
+
+func newKeyring(cfg Config) *keyring {
+	return &keyring{cfg: cfg, files: map[string]*keyFile{}}
+}
+
+// signers returns the signers to offer to t, agent keys first, and notes
+// about key files that could not be used.
+func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
+	var (
+		out   []ssh.Signer
+		notes []string
+		seen  = map[string]bool{}
+	)
+	add := func(s ssh.Signer) {
+		blob := string(s.PublicKey().Marshal())
+		if !seen[blob] {
+			seen[blob] = true
+			out = append(out, s)
+		}
+	}
+	files := t.IdentityFiles
+	if len(files) == 0 {
+		for _, f := range defaultIdentityFiles {
+			files = append(files, filepath.Join(k.cfg.Home, ".ssh", f))
+		}
+	}
+	if !t.IdentitiesOnly {
+		as, err := k.agent()
+		if err != nil {
+			notes = append(notes, err.Error())
+		}
+		for _, s := range as {
+			add(s)
+		}
+	}
+	for _, f := range files {
+		s, note := k.file(f, len(t.IdentityFiles) > 0)
+		if s != nil {
+			add(s)
+		} else if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return out, notes
+}
+
+func (k *keyring) agent() ([]ssh.Signer, error) {
+	k.agentOnce.Do(func() {
+		if k.cfg.AgentSocket == "" {
+			return
+		}
+		conn, err := net.Dial("unix", k.cfg.AgentSocket)
+		if err != nil {
+			k.agentErr = fmt.Errorf("ssh-agent: %w", err)
+			return
+		}
+		// The connection stays open for the run: agent signers sign
+		// through it.
+		k.agentSigners, k.agentErr = agent.NewClient(conn).Signers()
+		if k.agentErr != nil {
+			k.agentErr = fmt.Errorf("ssh-agent: %w", k.agentErr)
+		}
+	})
+	return k.agentSigners, k.agentErr
+}
+
+// file loads one key file. Missing default files are silently skipped;
+// a missing explicit IdentityFile gives a note.
+func (k *keyring) file(path string, explicit bool) (ssh.Signer, string) {
+	k.mu.Lock()
+	kf := k.files[path]
+	if kf == nil {
+		kf = &keyFile{}
+		k.files[path] = kf
+	}
+	k.mu.Unlock()
+	kf.once.Do(func() { kf.signer, kf.note = k.load(path, explicit) })
+	return kf.signer, kf.note
+}
+
+func (k *keyring) load(path string, explicit bool) (ssh.Signer, string) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !explicit {
+			return nil, ""
+		}
+		return nil, fmt.Sprintf("identity %s: %v", path, err)
+	}
+	s, err := ssh.ParsePrivateKey(pem)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		if k.cfg.Passphrase == nil {
+			return nil, fmt.Sprintf("identity %s is encrypted and there is no terminal to ask its passphrase (load it into ssh-agent)", path)
+		}
+		// Prompts are serialised: one question on the terminal at a time.
+		k.mu.Lock()
+		pass, perr := k.cfg.Passphrase(path)
+		k.mu.Unlock()
+		if perr != nil {
+			return nil, fmt.Sprintf("identity %s: reading passphrase: %v", path, perr)
+		}
+		s, err = ssh.ParsePrivateKeyWithPassphrase(pem, pass)
+		clear(pass)
+		if err != nil {
+			return nil, fmt.Sprintf("identity %s: %v", path, err)
+		}
+		return s, ""
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("identity %s: %v", path, err)
+	}
+	return s, ""
+}

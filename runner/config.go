@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// HostKeyPolicy says what to do with host keys that known_hosts does not
+// vouch for. A changed key is refused under every policy but Off.
+type HostKeyPolicy string
+
+// The host key policies.
+const (
+	// Strict refuses hosts whose key is not in known_hosts (the default).
+	Strict HostKeyPolicy = "strict"
+	// AcceptNew records the key of a host known_hosts has no key for, and
+	// refuses changed keys.
+	AcceptNew HostKeyPolicy = "accept-new"
+	// Off checks nothing. Only for throwaway hosts.
+	Off HostKeyPolicy = "off"
+)
+
+// ParseHostKeyPolicy parses a --host-keys value or an ssh_config
+// StrictHostKeyChecking value (yes, accept-new, no, off, ask).
+func ParseHostKeyPolicy(s string) (HostKeyPolicy, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "strict", "yes", "ask":
+		return Strict, nil
+	case "accept-new", "no":
+		// OpenSSH's "no" also accepts new keys; dt never accepts a
+		// changed key unless checking is explicitly off.
+		return AcceptNew, nil
+	case "off", "false":
+		return Off, nil
+	}
+	return "", fmt.Errorf("unknown host key policy %q; valid: strict, accept-new, off", s)
+}
+
+// Config is everything the runner takes from the user's environment. The
+// CLI fills it from flags, $HOME and the environment; tests fill it with
+// paths in a temp dir, so nothing leaks in from the real user.
+type Config struct {
+	// Home is the user's home directory; "~" in ssh_config expands to it,
+	// and default key and known_hosts files live in Home/.ssh.
+	Home string
+	// LocalUser is the login name used when neither the inventory nor
+	// ssh_config names a remote user.
+	LocalUser string
+	// SSHConfigFiles are read in order; the first value found for a
+	// keyword wins, as in OpenSSH. Missing files are ignored.
+	SSHConfigFiles []string
+	// AgentSocket is $SSH_AUTH_SOCK; empty disables the agent.
+	AgentSocket string
+	// HostKeys overrides ssh_config StrictHostKeyChecking when non-empty.
+	HostKeys HostKeyPolicy
+	// ConnectTimeout overrides ssh_config ConnectTimeout when non-zero;
+	// the default is 10s. It covers TCP connect and the SSH handshake.
+	ConnectTimeout time.Duration
+	// KeepAlive is the interval between keepalive probes on idle
+	// connections; after three unanswered probes the connection is closed.
+	// Zero means 15s; negative disables them.
+	KeepAlive time.Duration
+	// Passphrase asks for the passphrase of an encrypted key file. Nil
+	// means there is no terminal: encrypted keys are skipped with a note.
+	Passphrase func(file string) ([]byte, error)
+}
+
+// DefaultConnectTimeout applies when neither a flag nor ssh_config sets one.
+const DefaultConnectTimeout = 10 * time.Second
+
+func (c *Config) keepAlive() time.Duration {
+	if c.KeepAlive == 0 {
+		return 15 * time.Second
+	}
+	return c.KeepAlive
+}

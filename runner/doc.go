@@ -1,0 +1,14 @@
+// Package runner connects to hosts over SSH and runs commands on them.
+//
+// It owns ssh_config resolution (Resolver), authentication (agent, identity
+// files, passphrase prompts), host key verification against known_hosts
+// (strict, accept-new, off), the connection pool (one connection per host
+// per run, one shared connection per jump host), remote commands with real
+// cancellation (Run signals the remote process group, then closes), and the
+// bounded fan-out (Each).
+//
+// The runner never prints and never exits. Every per-host problem comes back
+// as an *Error that names the stage where it happened (connect, handshake,
+// hostkey, auth, session, timeout, interrupt), so callers turn it into a
+// record; one host's failure never affects another's.
+package runner

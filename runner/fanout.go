@@ -1,0 +1,34 @@
+package runner
+
+import (
+	"context"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultFanout is how many hosts run at once unless -C says otherwise.
+// See BENCHMARKS.md for the measurements behind it.
+const DefaultFanout = 64
+
+// Each calls fn for every index in [0, n), at most limit at a time, and
+// waits for all of them. Once ctx is done no new work starts, but fn is
+// still called for every remaining index with the done context, so the
+// caller can report those hosts as interrupted: nothing is silently lost.
+func Each(ctx context.Context, n, limit int, fn func(ctx context.Context, i int)) {
+	if limit < 1 {
+		limit = 1
+	}
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			fn(ctx, i)
+			continue
+		}
+		g.Go(func() error {
+			fn(ctx, i)
+			return nil
+		})
+	}
+	g.Wait()
+}

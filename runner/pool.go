@@ -1,0 +1,265 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dtools/dt/output"
+)
+
+// Pool holds one SSH connection per host for the length of a run, and one
+// shared connection per jump host for every host behind it. It is safe for
+// concurrent use.
+type Pool struct {
+	cfg   Config
+	keys  *keyring
+	hks   *hostKeys
+	mu    sync.Mutex
+	conns map[string]*poolEntry
+
+	handshakes atomic.Int64
+}
+
+type poolEntry struct {
+	ready  chan struct{}
+	client *ssh.Client
+	err    error
+}
+
+// NewPool returns an empty pool.
+func NewPool(cfg Config) *Pool {
+	return &Pool{cfg: cfg, keys: newKeyring(cfg), hks: newHostKeys(), conns: map[string]*poolEntry{}}
+}
+
+// Handshakes reports how many SSH handshakes the pool has completed.
+func (p *Pool) Handshakes() int64 { return p.handshakes.Load() }
+
+func chainKey(t *Target) string {
+	var b strings.Builder
+	for _, j := range t.Jump {
+		b.WriteString(j.User + "@" + j.Addr() + ">")
+	}
+	b.WriteString(t.User + "@" + t.Addr())
+	return b.String()
+}
+
+// Client returns the connection to t, dialing it (and its jump hosts) on
+// first use. Concurrent callers for the same target share one dial.
+func (p *Pool) Client(ctx context.Context, t *Target) (*ssh.Client, error) {
+	var via *ssh.Client
+	for i, j := range t.Jump {
+		hop := *j
+		hop.Jump = t.Jump[:i]
+		c, err := p.get(ctx, &hop, via)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, &Error{Stage: e.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, e.Err)}
+			}
+			return nil, fmt.Errorf("jump host %s: %w", j.Name, err)
+		}
+		via = c
+	}
+	return p.get(ctx, t, via)
+}
+
+func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
+	key := chainKey(t)
+	p.mu.Lock()
+	e, ok := p.conns[key]
+	if !ok {
+		e = &poolEntry{ready: make(chan struct{})}
+		p.conns[key] = e
+		p.mu.Unlock()
+		e.client, e.err = p.dial(ctx, t, via)
+		if e.err != nil {
+			// Do not cache failures: a later caller (or a host whose
+			// context outlives this one) may try again.
+			p.mu.Lock()
+			delete(p.conns, key)
+			p.mu.Unlock()
+		}
+		close(e.ready)
+		return e.client, e.err
+	}
+	p.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.client, e.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// Release closes the connection to t (not its jump hosts, which other
+// targets share). Modules call it when they are done with a host so a large
+// run does not keep every connection open.
+func (p *Pool) Release(t *Target) {
+	key := chainKey(t)
+	p.mu.Lock()
+	e, ok := p.conns[key]
+	if ok {
+		delete(p.conns, key)
+	}
+	p.mu.Unlock()
+	if ok {
+		<-e.ready
+		if e.client != nil {
+			e.client.Close()
+		}
+	}
+}
+
+// Close closes every connection in the pool.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = map[string]*poolEntry{}
+	p.mu.Unlock()
+	for _, e := range conns {
+		<-e.ready
+		if e.client != nil {
+			e.client.Close()
+		}
+	}
+	return nil
+}
+
+func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
+	signers, notes := p.keys.signers(t)
+	cfg := &ssh.ClientConfig{
+		User:              t.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		HostKeyCallback:   p.hks.callback(t),
+		HostKeyAlgorithms: p.hks.algorithms(t),
+		Timeout:           t.ConnectTimeout,
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout)
+	defer cancel()
+	addr := t.Addr()
+	var (
+		conn net.Conn
+		err  error
+	)
+	if via == nil {
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	} else {
+		conn, err = via.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
+		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
+	}
+
+	// x/crypto/ssh has no contexts: close the connection to abandon the
+	// handshake on timeout or cancellation.
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if !stop() {
+		if err == nil {
+			c.Close()
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
+		return nil, stageErr(output.StageHandshake, "ssh handshake with %s timed out after %s", addr, t.ConnectTimeout)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, handshakeError(t, err, len(signers), notes)
+	}
+	p.handshakes.Add(1)
+	client := ssh.NewClient(c, chans, reqs)
+	if ka := p.cfg.keepAlive(); ka > 0 {
+		go keepAlive(client, ka)
+	}
+	return client, nil
+}
+
+func dialError(addr string, err error, timeout time.Duration) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("dial tcp %s: %v", addr, errno)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("dial tcp %s: timed out after %s", addr, timeout)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Errorf("resolve %s: %v", dnsErr.Name, dnsErr.Err)
+	}
+	return err
+}
+
+func handshakeError(t *Target, err error, nkeys int, notes []string) error {
+	var hk *HostKeyError
+	if errors.As(err, &hk) {
+		return &Error{Stage: output.StageHostKey, Err: hk}
+	}
+	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
+	if strings.Contains(msg, "unable to authenticate") {
+		s := fmt.Sprintf("%s@%s: permission denied (publickey; offered %d key(s))", t.User, t.Addr(), nkeys)
+		if len(notes) > 0 {
+			s += "; " + strings.Join(notes, "; ")
+		}
+		return &Error{Stage: output.StageAuth, Err: errors.New(s)}
+	}
+	if strings.Contains(msg, "knownhosts") || strings.Contains(msg, "known_hosts") {
+		return &Error{Stage: output.StageHostKey, Err: errors.New(msg)}
+	}
+	return &Error{Stage: output.StageHandshake, Err: fmt.Errorf("ssh handshake with %s: %s", t.Addr(), msg)}
+}
+
+// keepAlive probes the server every interval and closes the connection
+// after three unanswered probes, so a dead peer fails the host instead of
+// hanging it.
+func keepAlive(c *ssh.Client, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	missed := 0
+	reply := make(chan error, 1)
+	closed := make(chan struct{})
+	go func() { c.Wait(); close(closed) }()
+	for {
+		select {
+		case <-closed:
+			return
+		case <-t.C:
+		}
+		go func() {
+			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+			select {
+			case reply <- err:
+			default:
+			}
+		}()
+		select {
+		case err := <-reply:
+			if err != nil {
+				return
+			}
+			missed = 0
+		case <-time.After(interval):
+			missed++
+			if missed >= 3 {
+				c.Close()
+				return
+			}
+		case <-closed:
+			return
+		}
+	}
+}

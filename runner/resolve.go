@@ -1,0 +1,262 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+
+	"github.com/dtools/dt/hosts"
+)
+
+// Target is a host fully resolved for dialing: inventory values, then
+// ssh_config, then defaults.
+type Target struct {
+	Name            string // the name dt prints (inventory or command line)
+	HostName        string // what is dialed
+	Port            string
+	User            string
+	IdentityFiles   []string // explicit IdentityFile entries, expanded
+	IdentitiesOnly  bool
+	KnownHostsFiles []string
+	HostKeys        HostKeyPolicy
+	HashKnownHosts  bool
+	ConnectTimeout  time.Duration
+	Jump            []*Target // jump hosts, nearest the client first
+}
+
+// Addr is the dialed host:port.
+func (t *Target) Addr() string { return net.JoinHostPort(t.HostName, t.Port) }
+
+// String renders user@host:port, with the jump chain when there is one.
+func (t *Target) String() string {
+	s := t.User + "@" + t.Addr()
+	if len(t.Jump) > 0 {
+		hops := make([]string, len(t.Jump))
+		for i, j := range t.Jump {
+			hops[i] = j.User + "@" + j.Addr()
+		}
+		s += " via " + strings.Join(hops, ",")
+	}
+	return s
+}
+
+// Resolver turns inventory hosts into Targets through ssh_config.
+type Resolver struct {
+	cfg   Config
+	files []*ssh_config.Config
+}
+
+// NewResolver reads the ssh_config files named in cfg. A file that exists
+// but cannot be parsed is an error naming it.
+func NewResolver(cfg Config) (*Resolver, error) {
+	r := &Resolver{cfg: cfg}
+	for _, name := range cfg.SSHConfigFiles {
+		f, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ssh config: %w", err)
+		}
+		c, err := ssh_config.Decode(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ssh config %s: %w", name, err)
+		}
+		r.files = append(r.files, c)
+	}
+	return r, nil
+}
+
+func (r *Resolver) get(alias, key string) string {
+	for _, c := range r.files {
+		if v, err := c.Get(alias, key); err == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (r *Resolver) getAll(alias, key string) []string {
+	var all []string
+	for _, c := range r.files {
+		if v, err := c.GetAll(alias, key); err == nil {
+			all = append(all, v...)
+		}
+	}
+	return all
+}
+
+// maxJumpDepth bounds ProxyJump chains (a jump host's own ProxyJump counts).
+const maxJumpDepth = 8
+
+// Resolve resolves h. Values written in the inventory (user@, :port, |jump)
+// win over ssh_config.
+func (r *Resolver) Resolve(h hosts.Host) (*Target, error) {
+	t, err := r.resolveHop(h.Hop, 0, len(h.Jump) > 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.Jump) > 0 {
+		t.Jump = nil
+		for _, j := range h.Jump {
+			jt, err := r.resolveHop(j, 1, false)
+			if err != nil {
+				return nil, err
+			}
+			// A jump host's own chain comes before it.
+			t.Jump = append(t.Jump, jt.Jump...)
+			jt.Jump = nil
+			t.Jump = append(t.Jump, jt)
+		}
+	}
+	return t, nil
+}
+
+func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Target, error) {
+	if depth > maxJumpDepth {
+		return nil, fmt.Errorf("%s: ProxyJump chain deeper than %d hops (a loop?)", hop.Name, maxJumpDepth)
+	}
+	alias := hop.Name
+	t := &Target{Name: alias}
+	t.HostName = r.get(alias, "HostName")
+	if t.HostName == "" {
+		t.HostName = alias
+	}
+	t.HostName = strings.ReplaceAll(t.HostName, "%h", alias)
+	t.Port = firstNonEmpty(hop.Port, r.get(alias, "Port"), "22")
+	if p, err := strconv.Atoi(t.Port); err != nil || p < 1 || p > 65535 {
+		return nil, fmt.Errorf("%s: bad port %q", alias, t.Port)
+	}
+	t.User = firstNonEmpty(hop.User, r.get(alias, "User"), r.cfg.LocalUser)
+	exp := expander{home: r.cfg.Home, local: r.cfg.LocalUser, host: t.HostName, user: t.User, alias: alias, port: t.Port}
+	for _, f := range r.getAll(alias, "IdentityFile") {
+		t.IdentityFiles = append(t.IdentityFiles, exp.path(f))
+	}
+	t.IdentitiesOnly = strings.EqualFold(r.get(alias, "IdentitiesOnly"), "yes")
+	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
+		for _, f := range strings.Fields(v) {
+			if f != "/dev/null" && !strings.EqualFold(f, "none") {
+				t.KnownHostsFiles = append(t.KnownHostsFiles, exp.path(f))
+			}
+		}
+	} else {
+		t.KnownHostsFiles = []string{
+			filepath.Join(r.cfg.Home, ".ssh", "known_hosts"),
+			filepath.Join(r.cfg.Home, ".ssh", "known_hosts2"),
+		}
+	}
+	if v := r.get(alias, "GlobalKnownHostsFile"); v != "" {
+		for _, f := range strings.Fields(v) {
+			t.KnownHostsFiles = append(t.KnownHostsFiles, exp.path(f))
+		}
+	} else {
+		t.KnownHostsFiles = append(t.KnownHostsFiles, "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
+	}
+	t.HashKnownHosts = strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")
+	t.HostKeys = r.cfg.HostKeys
+	if t.HostKeys == "" {
+		t.HostKeys = Strict
+		if v := r.get(alias, "StrictHostKeyChecking"); v != "" {
+			p, err := ParseHostKeyPolicy(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: ssh_config StrictHostKeyChecking: %w", alias, err)
+			}
+			t.HostKeys = p
+		}
+	}
+	t.ConnectTimeout = r.cfg.ConnectTimeout
+	if t.ConnectTimeout == 0 {
+		t.ConnectTimeout = DefaultConnectTimeout
+		if v := r.get(alias, "ConnectTimeout"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("%s: ssh_config ConnectTimeout %q is not a positive number of seconds", alias, v)
+			}
+			t.ConnectTimeout = time.Duration(n) * time.Second
+		}
+	}
+	if pc := r.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
+		return nil, fmt.Errorf("%s: ssh_config ProxyCommand is not supported; use ProxyJump", alias)
+	}
+	if skipProxyJump {
+		return t, nil
+	}
+	pj := r.get(alias, "ProxyJump")
+	if pj == "" || strings.EqualFold(pj, "none") {
+		return t, nil
+	}
+	for _, spec := range strings.Split(pj, ",") {
+		hop, err := hosts.ParseHop(strings.TrimPrefix(strings.TrimSpace(spec), "ssh://"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: ssh_config ProxyJump %q: %w", alias, pj, err)
+		}
+		jt, err := r.resolveHop(hop, depth+1, false)
+		if err != nil {
+			return nil, err
+		}
+		t.Jump = append(t.Jump, jt.Jump...)
+		jt.Jump = nil
+		t.Jump = append(t.Jump, jt)
+	}
+	return t, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// expander expands ssh_config tokens and a leading ~ in paths.
+type expander struct{ home, local, host, user, alias, port string }
+
+func (e expander) path(p string) string {
+	p = strings.Trim(p, `"`)
+	if p == "~" {
+		p = e.home
+	} else if strings.HasPrefix(p, "~/") {
+		p = filepath.Join(e.home, p[2:])
+	}
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' || i+1 == len(p) {
+			b.WriteByte(p[i])
+			continue
+		}
+		i++
+		switch p[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'd':
+			b.WriteString(e.home)
+		case 'u':
+			b.WriteString(e.local)
+		case 'h':
+			b.WriteString(e.host)
+		case 'r':
+			b.WriteString(e.user)
+		case 'n':
+			b.WriteString(e.alias)
+		case 'p':
+			b.WriteString(e.port)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(p[i])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dtools/dt/hosts"
+)
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	userCfg := filepath.Join(dir, "config")
+	sysCfg := filepath.Join(dir, "ssh_config")
+	os.WriteFile(userCfg, []byte(`
+Host web1
+  HostName 10.0.0.1
+  User deploy
+  Port 2200
+  IdentityFile ~/.ssh/web_%r
+  ConnectTimeout 3
+
+Host behind
+  HostName 10.0.1.5
+  ProxyJump ops@bastion:2222,jump2
+
+Host jump2
+  HostName 10.9.9.9
+  User j2
+
+Host strict-off
+  StrictHostKeyChecking no
+  UserKnownHostsFile ~/kh1 ~/kh2
+`), 0o600)
+	os.WriteFile(sysCfg, []byte(`
+Host *
+  User sysdefault
+  IdentitiesOnly yes
+`), 0o600)
+	r, err := NewResolver(Config{Home: "/home/me", LocalUser: "me", SSHConfigFiles: []string{userCfg, sysCfg, filepath.Join(dir, "missing")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("ssh_config values", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "web1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &Target{
+			Name: "web1", HostName: "10.0.0.1", Port: "2200", User: "deploy",
+			IdentityFiles:   []string{"/home/me/.ssh/web_deploy"},
+			IdentitiesOnly:  true,
+			KnownHostsFiles: []string{"/home/me/.ssh/known_hosts", "/home/me/.ssh/known_hosts2", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"},
+			HostKeys:        Strict,
+			ConnectTimeout:  3 * time.Second,
+		}
+		if !reflect.DeepEqual(tg, want) {
+			t.Errorf("got  %+v\nwant %+v", tg, want)
+		}
+	})
+	t.Run("inventory wins", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "web1", User: "root", Port: "22"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.User != "root" || tg.Port != "22" || tg.HostName != "10.0.0.1" {
+			t.Errorf("got %s, want root@10.0.0.1:22", tg)
+		}
+	})
+	t.Run("defaults", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "other"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.HostName != "other" || tg.Port != "22" || tg.User != "sysdefault" || tg.ConnectTimeout != DefaultConnectTimeout {
+			t.Errorf("got %+v", tg)
+		}
+	})
+	t.Run("proxyjump chain", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "behind"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := tg.String(), "sysdefault@10.0.1.5:22 via ops@bastion:2222,j2@10.9.9.9:22"; got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
+	t.Run("inventory jump replaces ProxyJump", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "behind"}, Jump: []hosts.Hop{{Name: "jump2"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := tg.String(), "sysdefault@10.0.1.5:22 via j2@10.9.9.9:22"; got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
+	t.Run("host key policy and known hosts files", func(t *testing.T) {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "strict-off"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.HostKeys != AcceptNew {
+			t.Errorf("StrictHostKeyChecking no gave %s, want accept-new", tg.HostKeys)
+		}
+		if tg.KnownHostsFiles[0] != "/home/me/kh1" || tg.KnownHostsFiles[1] != "/home/me/kh2" {
+			t.Errorf("known hosts files %q", tg.KnownHostsFiles)
+		}
+	})
+	t.Run("flag overrides", func(t *testing.T) {
+		r2, _ := NewResolver(Config{Home: "/h", LocalUser: "me", SSHConfigFiles: []string{userCfg}, HostKeys: Off, ConnectTimeout: time.Second})
+		tg, err := r2.Resolve(hosts.Host{Hop: hosts.Hop{Name: "strict-off"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.HostKeys != Off || tg.ConnectTimeout != time.Second {
+			t.Errorf("got %s %s", tg.HostKeys, tg.ConnectTimeout)
+		}
+	})
+}
+
+func TestResolveErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte("Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\nHost pc\n  ProxyCommand nc %h %p\nHost badto\n  ConnectTimeout x\n"), 0o600)
+	r, err := NewResolver(Config{Home: dir, SSHConfigFiles: []string{cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"loop1", "pc", "badto"} {
+		if _, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: name}}); err == nil {
+			t.Errorf("Resolve(%s) succeeded, want an error", name)
+		}
+	}
+}
+
+func TestParseHostKeyPolicy(t *testing.T) {
+	for in, want := range map[string]HostKeyPolicy{"strict": Strict, "yes": Strict, "ask": Strict, "accept-new": AcceptNew, "no": AcceptNew, "off": Off} {
+		if got, err := ParseHostKeyPolicy(in); err != nil || got != want {
+			t.Errorf("ParseHostKeyPolicy(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseHostKeyPolicy("maybe"); err == nil {
+		t.Error("ParseHostKeyPolicy(maybe) succeeded")
+	}
+}

@@ -1,0 +1,127 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dtools/dt/output"
+)
+
+// Result is what a finished remote command left behind.
+type Result struct {
+	Output   []byte // stdout and stderr interleaved in arrival order
+	ExitCode int    // -1 when the command died by a signal
+	Signal   string // the signal that killed it, if any
+}
+
+// Command is one remote command.
+type Command struct {
+	Cmd   string    // passed as-is to the remote user's shell, like ssh HOST CMD
+	Stdin io.Reader // nil for none
+	// Stdout and Stderr, when set, receive output as it arrives instead of
+	// it being collected in Result.Output (interactive mode, streaming).
+	Stdout, Stderr io.Writer
+	// PTY requests a terminal (interactive mode).
+	PTY bool
+}
+
+// stopGrace is how long a cancelled command gets between SIGTERM and
+// SIGKILL.
+const stopGrace = 300 * time.Millisecond
+
+// Run runs cmd over c. When ctx ends first, the remote process group is
+// sent SIGTERM, then SIGKILL, before the session is closed: closing alone
+// would leave the command running. The error is then the context's cause
+// (ErrInterrupted, *TimeoutError). A non-zero exit is not an error: it is
+// in Result.ExitCode.
+func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
+	if err := context.Cause(ctx); err != nil {
+		return Result{ExitCode: -1}, err
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("open session: %w", err)}
+	}
+	defer sess.Close()
+
+	var buf lockedBuffer
+	sess.Stdout, sess.Stderr = &buf, &buf
+	if cmd.Stdout != nil {
+		sess.Stdout = cmd.Stdout
+	}
+	if cmd.Stderr != nil {
+		sess.Stderr = cmd.Stderr
+	}
+	if cmd.Stdin != nil {
+		sess.Stdin = cmd.Stdin
+	}
+	if cmd.PTY {
+		if err := sess.RequestPty("xterm", 40, 80, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+			return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("request pty: %w", err)}
+		}
+	}
+	if err := sess.Start(cmd.Cmd); err != nil {
+		return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("start command: %w", err)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Signal(ssh.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(stopGrace):
+			sess.Signal(ssh.SIGKILL)
+			select {
+			case <-done:
+			case <-time.After(stopGrace):
+			}
+		}
+		return Result{Output: buf.Bytes(), ExitCode: -1}, context.Cause(ctx)
+	}
+	res := Result{Output: buf.Bytes()}
+	var exit *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitCode = exit.ExitStatus()
+		if exit.Signal() != "" {
+			res.ExitCode = -1
+			res.Signal = exit.Signal()
+		}
+	case errors.As(err, &missing):
+		return res, stageErr(output.StageSession, "remote command ended without an exit status (connection lost?)")
+	default:
+		return res, &Error{Stage: output.StageSession, Err: err}
+	}
+	return res, nil
+}
+
+// lockedBuffer lets stdout and stderr copiers share one buffer, so output
+// keeps its arrival order.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}

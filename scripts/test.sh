@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every dt test on this machine: format and vet checks, unit tests,
+# short fuzz runs, and the end-to-end tests that drive the built dt binary
+# against a throwaway fleet of real OpenSSH sshd hosts on 127.0.0.0/8.
+#
+# On a fresh Debian machine it installs what the tests need first
+# (openssh-server, runit), which takes root. Set DT_REQUIRE_SSHD=1 (CI does)
+# to make a missing sshd a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v runsvdir >/dev/null 2>&1 || need+=(runit)
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "test.sh: missing ${need[*]}; run as root to install them, or install them yourself" >&2
+		exit 1
+	fi
+	echo "== installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then
+	echo "gofmt would change:"; echo "$bad"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== unit and end-to-end tests"
+go test -count=1 -timeout 30m ./...
+
+echo "== race detector (unit tests of the concurrent packages)"
+go test -count=1 -race -timeout 20m ./output/ ./runner/ ./modules/
+
+echo "== fuzz (short)"
+fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-10s}" "$1"; }
+fuzz ./output/ FuzzEscapeRoundTrip
+fuzz ./output/ FuzzParse
+fuzz ./hosts/ FuzzParseInventory
+fuzz ./hosts/ FuzzParsePattern
+
+echo "== all tests passed"
