@@ -225,8 +225,7 @@ func TestListModule(t *testing.T) {
 // argument arrives as one word and nothing is executed.
 func TestScriptModule(t *testing.T) {
 	f := shared(t)
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
+	dir := remoteDir(t, f)
 	pwned := filepath.Join(dir, "pwned")
 	script := filepath.Join(dir, "s.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\necho \" on $DT_TEST_HOST\"\n"), 0o644)

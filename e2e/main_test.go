@@ -185,3 +185,18 @@ func copyHome(t *testing.T, f *fleet.Fleet) string {
 func equal(a, b []string) bool {
 	return strings.Join(a, "\n") == strings.Join(b, "\n")
 }
+
+// remoteDir makes a directory the fleet's login user can write to (under
+// the fleet's dir, which it can reach), for commands that leave evidence.
+func remoteDir(t *testing.T, f *fleet.Fleet) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(f.Dir, "e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}

@@ -80,7 +80,12 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	idx := make(map[string]int)
 	intern := make(map[string]string)
 	lr := newLineReader(r, maxInventoryLine)
-	var tagBuf [32]string
+	var hb hostBuf
+	var (
+		tagBuf  [32]string
+		tagPool []string // tag slices of new hosts are carved from it
+		buf     []byte
+	)
 	for {
 		line, long, err := lr.next()
 		if err == io.EOF {
@@ -103,7 +108,11 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 		if len(first) == 0 || first[0] == '#' {
 			continue
 		}
-		s := string(first)
+		// One allocation holds both the host field and Where.
+		buf = append(append(buf[:0], first...), name...)
+		buf = strconv.AppendInt(append(buf, ':'), int64(lineNo), 10)
+		both := string(buf)
+		s, where := both[:len(first)], both[len(first):]
 		h, msg := parseHostSpec(s)
 		if msg != "" {
 			return nil, fail("%s", msg)
@@ -127,7 +136,7 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 		}
 		tags = appendNewTags(tags[:0], tags)
 		if i, dup := idx[h.Name]; dup {
-			p := &inv.Hosts[i]
+			p := hb.at(i)
 			if h.User != "" && h.User != p.User || h.Port != "" && h.Port != p.Port ||
 				len(h.Jump) > 0 && !slices.Equal(h.Jump, p.Jump) {
 				return nil, fail("host %q redefined with a different user, port or jump: %q here, %q at %s",
@@ -136,15 +145,53 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 			p.Tags = appendNewTags(p.Tags, tags)
 			continue
 		}
-		if len(tags) > 0 {
-			h.Tags = slices.Clone(tags)
+		if k := len(tags); k > 0 {
+			if cap(tagPool)-len(tagPool) < k {
+				tagPool = make([]string, 0, max(1024, k))
+			}
+			n := len(tagPool)
+			tagPool = append(tagPool, tags...)
+			h.Tags = tagPool[n : n+k : n+k] // full: appending reallocates
 		}
-		h.Where = name + ":" + strconv.Itoa(lineNo)
-		idx[h.Name] = len(inv.Hosts)
-		inv.Hosts = append(inv.Hosts, h)
+		h.Where = where
+		idx[h.Name] = hb.n
+		hb.add(h)
 	}
+	inv.Hosts = hb.slice()
 	inv.setIndex(idx, false)
 	return inv, nil
+}
+
+// hostBuf collects hosts in fixed-size chunks, so a large inventory is
+// not copied again and again while it grows.
+type hostBuf struct {
+	chunks [][]Host
+	n      int
+}
+
+const hostChunk = 4096
+
+func (b *hostBuf) add(h Host) {
+	if b.n%hostChunk == 0 {
+		b.chunks = append(b.chunks, make([]Host, 0, hostChunk))
+	}
+	c := &b.chunks[len(b.chunks)-1]
+	*c = append(*c, h)
+	b.n++
+}
+
+func (b *hostBuf) at(i int) *Host { return &b.chunks[i/hostChunk][i%hostChunk] }
+
+// slice returns the hosts in one slice of exactly the right size.
+func (b *hostBuf) slice() []Host {
+	if len(b.chunks) == 1 {
+		return b.chunks[0][:b.n:b.n]
+	}
+	out := make([]Host, 0, b.n)
+	for _, c := range b.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // appendNewTags appends to dst each tag of add that is not yet in dst,

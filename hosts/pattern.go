@@ -299,9 +299,11 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		}
 		t, err := p.sys(word, word)
 		if err != nil {
-			if k, _, ok := strings.Cut(word, ":"); ok && isLetters(k) {
-				return nil, "", false, p.errf("unknown pattern key %q in %q; valid keys: %s",
-					k, word, strings.Join(keys[:], ", "))
+			if k, _, ok := strings.Cut(word, ":"); ok && looksLikeKey(k) {
+				return nil, "", false, p.unknownKeyErr(k, word)
+			}
+			if uerr := p.unknownKeyIn(word); uerr != nil {
+				return nil, "", false, uerr
 			}
 			return nil, "", false, err
 		}
@@ -359,9 +361,35 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		t, err = p.tag(val, term)
 	}
 	if err != nil {
+		if key != "exp" {
+			if uerr := p.unknownKeyIn(val); uerr != nil {
+				return nil, "", false, uerr
+			}
+		}
 		return nil, "", false, err
 	}
 	return t, rest, more, nil
+}
+
+func (p *parser) unknownKeyErr(k, term string) error {
+	return p.errf("unknown pattern key %q in %q; valid keys: %s", k, term, strings.Join(keys[:], ", "))
+}
+
+// unknownKeyIn looks in an invalid sys: or tag: value for a '+' or ':'
+// followed by a word and ':' (see looksLikeKey) that is not a known key,
+// the likely cause of the error ("tag:web+foo:bar"), and returns an error
+// naming it, or nil.
+func (p *parser) unknownKeyIn(val string) error {
+	for i := 0; i < len(val); i++ {
+		if val[i] != '+' && val[i] != ':' {
+			continue
+		}
+		rest := val[i+1:]
+		if k, _, ok := strings.Cut(rest, ":"); ok && looksLikeKey(k) && keyAt(rest) == "" {
+			return p.unknownKeyErr(k, rest)
+		}
+	}
+	return nil
 }
 
 // sys parses a comma-separated host list (commas inside brackets belong to
@@ -435,14 +463,22 @@ func splitOutsideBrackets(s string) []string {
 	return append(parts, s[start:])
 }
 
-func isLetters(s string) bool {
+// looksLikeKey reports whether s, found before a ':', is probably meant as
+// a pattern key: ASCII letters only, not all of them hex digits (so that
+// IPv6 groups such as "dead:beef" are not taken for keys).
+func looksLikeKey(s string) bool {
 	if s == "" {
 		return false
 	}
+	hex := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+		c := s[i] | 0x20
+		if c < 'a' || c > 'z' {
 			return false
 		}
+		if c > 'f' {
+			hex = false
+		}
 	}
-	return true
+	return !hex
 }

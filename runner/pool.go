@@ -33,6 +33,7 @@ type poolEntry struct {
 	ready  chan struct{}
 	client *ssh.Client
 	err    error
+	jump   bool // used as a jump host: kept until Close
 }
 
 // NewPool returns an empty pool.
@@ -59,7 +60,7 @@ func (p *Pool) Client(ctx context.Context, t *Target) (*ssh.Client, error) {
 	for i, j := range t.Jump {
 		hop := *j
 		hop.Jump = t.Jump[:i]
-		c, err := p.get(ctx, &hop, via)
+		c, err := p.get(ctx, &hop, via, true)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -69,15 +70,18 @@ func (p *Pool) Client(ctx context.Context, t *Target) (*ssh.Client, error) {
 		}
 		via = c
 	}
-	return p.get(ctx, t, via)
+	return p.get(ctx, t, via, false)
 }
 
-func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
+func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (*ssh.Client, error) {
 	key := chainKey(t)
 	p.mu.Lock()
 	e, ok := p.conns[key]
+	if ok && jump {
+		e.jump = true
+	}
 	if !ok {
-		e = &poolEntry{ready: make(chan struct{})}
+		e = &poolEntry{ready: make(chan struct{}), jump: jump}
 		p.conns[key] = e
 		p.mu.Unlock()
 		e.client, e.err = p.dial(ctx, t, via)
@@ -100,13 +104,16 @@ func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client
 	}
 }
 
-// Release closes the connection to t (not its jump hosts, which other
-// targets share). Modules call it when they are done with a host so a large
-// run does not keep every connection open.
+// Release closes the connection to t, unless it also serves as a jump host
+// (jump connections are shared and live until Close). Execute calls it when
+// a host is done, so a large run does not keep every connection open.
 func (p *Pool) Release(t *Target) {
 	key := chainKey(t)
 	p.mu.Lock()
 	e, ok := p.conns[key]
+	if ok && e.jump {
+		ok = false
+	}
 	if ok {
 		delete(p.conns, key)
 	}

@@ -43,7 +43,7 @@ func run() int {
 	dir := fs.String("dir", "", "directory for the fleet's files (default: a new temp dir, removed at exit)")
 	n := fs.Int("n", 5, "number of hosts")
 	first := fs.String("first", "", "address of the first host (default: first free range from "+fleet.DefaultFirstAddr+")")
-	port := fs.Int("port", 22, "port of every sshd")
+	port := fs.Int("port", 0, "port of every sshd (default 22, or 2222 or 22222 if something listens on 0.0.0.0:22)")
 	user := fs.String("user", "fleet", "login user written to ~/.ssh/config")
 	runit := fs.Bool("runit", false, "give every host a runsvdir with the services sleeper, flaky and stopped")
 	verbose := fs.Bool("v", false, "log progress to stderr")

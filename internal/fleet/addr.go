@@ -33,6 +33,9 @@ const (
 	loopbackLast  uint32 = 127<<24 | 0xfffffe // 127.255.255.254
 )
 
+// errPortTaken means that a wildcard listener holds the port on all addresses.
+var errPortTaken = errors.New("port taken on all addresses")
+
 // registryMu serialises registry access between goroutines of this process;
 // flock does the same between processes.
 var registryMu sync.Mutex
@@ -66,12 +69,12 @@ type reservation struct {
 }
 
 // ReserveAddrs reserves n consecutive free loopback addresses (nothing
-// listening on port 22, not reserved by another fleet) for a test's own use,
-// for example for StartBlackhole or StartSilent outside a fleet. Call release
-// when done; a reservation also lapses when this process exits.
-func ReserveAddrs(n int) (addrs []string, release func(), err error) {
+// listening on them on port, not reserved by another fleet) for a test's own
+// use, for example for StartBlackhole or StartSilent outside a fleet. Call
+// release when done; a reservation also lapses when this process exits.
+func ReserveAddrs(n, port int) (addrs []string, release func(), err error) {
 	id := "r" + randomID()
-	first, rel, err := reserve("", n, 22, id)
+	first, rel, err := reserve("", n, port, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,7 +286,7 @@ func listeners(port int) (map[uint32]bool, error) {
 			case 4: // one 32-bit word in host (little-endian) order
 				a := binary.LittleEndian.Uint32(raw)
 				if a == 0 {
-					return nil, fmt.Errorf("fleet: something listens on 0.0.0.0:%d, so no loopback address can; stop it or use another Options.Port", port)
+					return nil, fmt.Errorf("fleet: something listens on 0.0.0.0:%d, so no loopback address can; stop it or use another Options.Port: %w", port, errPortTaken)
 				}
 				out[a] = true
 			case 16: // four 32-bit words in host order

@@ -38,7 +38,9 @@ type Options struct {
 	// across octets. Default: the first free range found from
 	// DefaultFirstAddr (127.10.0.1) on, in steps of 256.
 	FirstAddr string
-	// Port is the port every sshd listens on; default 22.
+	// Port is the port every sshd listens on. Default: 22, or if
+	// something (such as the machine's own sshd) listens on 0.0.0.0:22,
+	// the first of DefaultPorts that is free on all addresses.
 	Port int
 	// User is the login user written to ~/.ssh/config; default "fleet",
 	// created if missing. Root can always log in too.
@@ -55,6 +57,9 @@ type Options struct {
 	// Log receives progress and diagnostics; may be nil.
 	Log io.Writer
 }
+
+// DefaultPorts are the ports tried, in order, when Options.Port is 0.
+var DefaultPorts = []int{22, 2222, 22222}
 
 // DefaultName is the default Options.Name: h001, h002, ...
 func DefaultName(i int) string { return fmt.Sprintf("h%03d", i+1) }
@@ -161,9 +166,6 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 	if o.Tags == nil {
 		o.Tags = DefaultTags
 	}
-	if o.Port == 0 {
-		o.Port = 22
-	}
 	if o.User == "" {
 		o.User = "fleet"
 	}
@@ -202,10 +204,22 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		opts:           o,
 		login:          login,
 	}
-	f.first, f.release, err = reserve(o.FirstAddr, o.N+Spares, o.Port, f.ID)
+	ports := DefaultPorts
+	if o.Port != 0 {
+		ports = []int{o.Port}
+	}
+	for _, port := range ports {
+		o.Port = port
+		f.first, f.release, err = reserve(o.FirstAddr, o.N+Spares, port, f.ID)
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+		f.logf("fleet %s: %v", f.ID, err)
+	}
 	if err != nil {
 		return nil, err
 	}
+	f.opts = o
 	defer func() {
 		if err != nil {
 			f.Stop()
@@ -314,6 +328,9 @@ exec /usr/sbin/sshd -D -f "$1" -E "$2"
 // startHost writes host i's files, starts its sshd and waits until it
 // accepts connections.
 func (f *Fleet) startHost(ctx context.Context, i int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	h := &f.Hosts[i]
 	if err := mkdir(h.Dir, 0o755); err != nil {
 		return fmt.Errorf("fleet: %w", err)
@@ -366,14 +383,14 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 		// If this process dies without Stop, the hosts die too.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if err := cmd.Start(); err != nil {
-		stderr.Close()
-		return fmt.Errorf("fleet: starting sshd of %s: %w", h.Name, err)
+	err = cmd.Start()
+	stderr.Close() // the child has its own copy
+	if err != nil {
+		return fmt.Errorf("fleet: starting sshd of %s (this needs CAP_SYS_ADMIN, for its namespaces): %w", h.Name, err)
 	}
 	p := &hostProc{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
-		stderr.Close()
 		close(p.done)
 	}()
 	h.PID = cmd.Process.Pid

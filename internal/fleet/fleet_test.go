@@ -28,6 +28,10 @@ func sshOut(t *testing.T, f *Fleet, args ...string) (string, error) {
 	return string(out), err
 }
 
+func hostPort(addr string, port int) string {
+	return net.JoinHostPort(addr, strconv.Itoa(port))
+}
+
 func mustSSH(t *testing.T, f *Fleet, args ...string) string {
 	t.Helper()
 	out, err := sshOut(t, f, args...)
@@ -175,12 +179,19 @@ func TestStopHost(t *testing.T) {
 
 func TestNetFaults(t *testing.T) {
 	Require(t)
-	addrs, release, err := ReserveAddrs(3)
+	addrs, release, err := ReserveAddrs(3, 22)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
 	black, silent, down := addrs[0]+":22", addrs[1]+":22", addrs[2]+":22"
+
+	// A fleet's spare addresses are down too.
+	f := StartTest(t, Options{N: 1})
+	spare := hostPort(f.SpareAddr(0), f.Hosts[0].Port)
+	if _, err := net.DialTimeout("tcp", spare, 500*time.Millisecond); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial spare %s: %v, want connection refused", spare, err)
+	}
 
 	stopBlack, err := StartBlackhole(black)
 	if err != nil {
@@ -306,6 +317,18 @@ func TestStartErrors(t *testing.T) {
 			f.Stop()
 			t.Errorf("Start(%+v) succeeded", o)
 		}
+	}
+}
+
+func TestStartCanceled(t *testing.T) {
+	Require(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if f, err := Start(ctx, Options{Dir: t.TempDir(), N: 20}); !errors.Is(err, context.Canceled) {
+		if f != nil {
+			f.Stop()
+		}
+		t.Errorf("Start with a canceled context: %v, want context.Canceled", err)
 	}
 }
 

@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dtools/dt/internal/fleet"
+	"github.com/dtools/dt/output"
+)
+
+// waitNoProcs waits up to 5s for the fleet to run no process matching
+// substr.
+func waitNoProcs(t *testing.T, f *fleet.Fleet, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, err := f.RemoteProcs(substr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("remote processes %q still running: %v", substr, pids)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTimeoutStopsRemoteCommand: --timeout fails the slow host, leaves the
+// fast one alone, and no remote process is left behind.
+func TestTimeoutStopsRemoteCommand(t *testing.T) {
+	f := shared(t)
+	r := dt(t, f, nil, "", "--timeout", "1s", "sys:h001,h002", "ssh",
+		`if [ $DT_TEST_HOST = h001 ]; then echo started; sleep 12345; sleep 12345; else echo quick; fi`)
+	recs := records(t, r.stdout)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if got := string(recs["h001"].Message); recs["h001"].Status != output.Fail ||
+		!strings.HasPrefix(got, "timeout: timed out after 1s; remote command stopped; output so far:\nstarted") {
+		t.Errorf("h001: %s %q", recs["h001"].Status, got)
+	}
+	if recs["h002"].Status != output.Okay || string(recs["h002"].Message) != "quick" {
+		t.Errorf("h002: %s %q", recs["h002"].Status, recs["h002"].Message)
+	}
+	waitNoProcs(t, f, "sleep 12345")
+}
+
+// TestInterrupt: SIGINT mid-run exits 130 within a second, prints a fail
+// line for every unfinished host (started or not), keeps the finished
+// hosts' lines, and leaves no remote process running.
+func TestInterrupt(t *testing.T) {
+	f := shared(t)
+	cmd := exec.Command(dtBin, "-C", "4", "all:", "ssh",
+		`case $DT_TEST_HOST in h001|h002) echo done;; *) sleep 23456;; esac`)
+	cmd.Env = f.Env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first batch's sleepers run remotely.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, _ := f.RemoteProcs("sleep 23456")
+		if len(pids) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("remote commands never started; stdout %q stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	took := time.Since(sent)
+	t.Logf("stdout:\n%s", out.String())
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130", err)
+	}
+	if took > time.Second {
+		t.Errorf("exit took %s after SIGINT, want < 1s", took)
+	}
+	recs := records(t, out.String())
+	if len(recs) != len(f.Hosts) {
+		t.Errorf("%d records, want one per host (%d)", len(recs), len(f.Hosts))
+	}
+	for h, rec := range recs {
+		switch {
+		case h == "h001" || h == "h002":
+			if rec.Status != output.Okay {
+				t.Errorf("%s: %s %q", h, rec.Status, rec.Message)
+			}
+		case rec.Status != output.Fail || !strings.HasPrefix(string(rec.Message), "interrupt: "):
+			t.Errorf("%s: %s %q, want an interrupt fail", h, rec.Status, rec.Message)
+		}
+	}
+	waitNoProcs(t, f, "sleep 23456")
+}
+
+// TestFanoutBound counts concurrent sessions on the server side: each
+// command registers itself in a shared directory and records how many
+// others are running.
+func TestFanoutBound(t *testing.T) {
+	f := shared(t)
+	dir := remoteDir(t, f)
+	script := fmt.Sprintf(`d=%s; touch $d/run.$DT_TEST_HOST; sleep 0.4; ls $d | grep -c '^run\.' > $d/seen.$DT_TEST_HOST; sleep 0.2; rm $d/run.$DT_TEST_HOST`, dir)
+	r := dt(t, f, nil, "", "-C", "3", "all:", "ssh", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	max := 0
+	for _, h := range f.Hosts {
+		data, err := os.ReadFile(filepath.Join(dir, "seen."+h.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if n > max {
+			max = n
+		}
+	}
+	if max > 3 {
+		t.Errorf("saw %d sessions at once with -C 3", max)
+	}
+	if max < 2 {
+		t.Errorf("saw at most %d session at once: no parallelism", max)
+	}
+}
+
+// TestOneHandshakePerHost: a run costs exactly one SSH login per host,
+// counted in the servers' logs.
+func TestOneHandshakePerHost(t *testing.T) {
+	f := shared(t)
+	before := map[string]int{}
+	for _, h := range f.Hosts {
+		before[h.Name], _ = f.Handshakes(h.Name)
+	}
+	r := dt(t, f, nil, "", "all:", "ssh", "true")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	for _, h := range f.Hosts {
+		n, _ := f.Handshakes(h.Name)
+		if n-before[h.Name] != 1 {
+			t.Errorf("%s: %d handshakes, want 1", h.Name, n-before[h.Name])
+		}
+	}
+}
+
+// TestJumpHost: hosts behind a jump host (inventory "|jump") are reached
+// through it, over one shared connection to it; when the jump host is
+// down they fail saying so.
+func TestJumpHost(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 5})
+	db := filepath.Join(t.TempDir(), "db")
+	os.WriteFile(db, []byte("h002|h001 behind\nh003|h001 behind\nh004|h001 behind\nh005|h001,h004 behind chain\n"), 0o644)
+	r := dt(t, f, nil, "", "-D", db, "tag:behind", "ssh", "echo $DT_TEST_HOST")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	recs := records(t, r.stdout)
+	for _, h := range []string{"h002", "h003", "h004", "h005"} {
+		if string(recs[h].Message) != h {
+			t.Errorf("%s answered %q", h, recs[h].Message)
+		}
+	}
+	if n, _ := f.Handshakes("h001"); n != 1 {
+		t.Errorf("jump host h001: %d handshakes, want 1 shared by all", n)
+	}
+	// h004 is both a target behind h001 and the second hop for h005: the
+	// two share a connection while both are in use; a new one is made only
+	// if the target's was released before h005 needed it.
+	if n, _ := f.Handshakes("h004"); n < 1 || n > 2 {
+		t.Errorf("h004: %d handshakes, want 1 or 2", n)
+	}
+
+	if err := f.StopHost("h001"); err != nil {
+		t.Fatal(err)
+	}
+	r = dt(t, f, nil, "", "-D", db, "sys:h002,h003", "ssh", "true")
+	for h, rec := range records(t, r.stdout) {
+		want := fmt.Sprintf("connect: jump host h001: dial tcp %s: connection refused", f.Host("h001").HostPort())
+		if rec.Status != output.Fail || string(rec.Message) != want {
+			t.Errorf("%s: %s %q, want %q", h, rec.Status, rec.Message, want)
+		}
+	}
+}
+
+// TestLargeFleet: 120 hosts in one run, every one answering for itself.
+func TestLargeFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	f := fleet.StartTest(t, fleet.Options{N: 120})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = ctx
+	start := time.Now()
+	r := dt(t, f, nil, "", "all:", "ssh", "hostname")
+	t.Logf("120 hosts: %s", time.Since(start))
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	recs := records(t, r.stdout)
+	if len(recs) != 120 {
+		t.Fatalf("%d records, want 120", len(recs))
+	}
+	for h, rec := range recs {
+		if string(rec.Message) != h {
+			t.Errorf("%s answered %q", h, rec.Message)
+		}
+	}
+	if n, _ := f.TotalHandshakes(); n != 120 {
+		t.Errorf("%d handshakes, want 120", n)
+	}
+}
