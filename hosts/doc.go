@@ -64,9 +64,11 @@
 // "tag:a:not:exp:b" is the tag-a hosts whose name does not match b. For
 // all:, nil: and out:, whose value may be empty, the key's own ':' may also
 // start the chain: "all:tag:x" equals "all::tag:x". A bare word (no known
-// key before its first ':') is a sys: host list; if it does not parse as
-// one and starts with letters and ':', the error is "unknown pattern key".
-// Keys are case-sensitive; tag and host names are compared exactly.
+// key before its first ':') is a sys: host list. When a term does not
+// parse and holds a word of letters followed by ':' that is not a key
+// ("foo:bar", "tag:web+foo:bar"; words of hex letters only, like IPv6
+// groups, do not count) the error is "unknown pattern key", listing the
+// keys. Keys are case-sensitive; tag and host names are compared exactly.
 //
 // # out:
 //

@@ -15,7 +15,7 @@ type Host struct {
 	Hop         // the host itself
 	Jump  []Hop // jump hosts from the "|" part, nearest the client first
 	Tags  []string
-	Where string // "file:line" that defined the host; "" when not from a file
+	Where string // "file:line" that defined the host ("stdin:N" for out:); "" otherwise
 }
 
 // String returns the hop as [user@]name[:port]. A name containing ':' (an

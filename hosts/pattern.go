@@ -233,11 +233,8 @@ func ParsePattern(s string) (Pattern, error) {
 
 // keyAt returns the key that s starts with, followed by ':', or "".
 func keyAt(s string) string {
-	if len(s) < 4 || s[3] != ':' {
-		return ""
-	}
 	for _, k := range keys {
-		if s[:3] == k {
+		if len(s) > len(k) && s[len(k)] == ':' && s[:len(k)] == k {
 			return k
 		}
 	}
@@ -309,11 +306,12 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		}
 		return t, rest, more, nil
 	}
+	n := len(key) + 1 // the value starts at s[n]
 	if key == "not" {
-		if len(s) == 4 {
+		if len(s) == n {
 			return nil, "", false, p.errf("not: needs a pattern in %q", s)
 		}
-		inner, err := p.chain(s[4:])
+		inner, err := p.chain(s[n:])
 		if err != nil {
 			return nil, "", false, err
 		}
@@ -321,14 +319,14 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 	}
 	// The value runs to the next ":KEY:". For keys whose value may be
 	// empty the key's own ':' can serve as that separator ("all:tag:x").
-	from := 4
+	from := n
 	if key == "all" || key == "nil" || key == "out" {
-		from = 3
+		from = n - 1
 	}
-	term, val := s, s[4:]
+	term, val := s, s[n:]
 	if end := splitAt(s, from, ':'); end >= 0 {
-		e := max(end, 4)
-		term, val, rest, more = s[:e], s[4:e], s[end+1:], true
+		e := max(end, n)
+		term, val, rest, more = s[:e], s[n:e], s[end+1:], true
 	}
 	switch key {
 	case "all", "nil":

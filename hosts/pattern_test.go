@@ -258,6 +258,7 @@ func TestSelect(t *testing.T) {
 		{"sys:web[1-5]", "web1 web2 web3 web4 web5"},
 		{"sys:web[3-1]x,web1", ""}, // error case, see below
 		{"sys:[::1]", "[::1]:2200"},
+		{"sys:[10.0.0.7]", "10.0.0.7:22"},
 		{"::1", "[::1]:2200"},
 		{"sys:root@web1:2200", "root@web1:2200"},
 		{"web1:2222", "web1:2222"},
@@ -532,4 +533,28 @@ db2   db staging
 	// not:tag:web+sys:extra1:  db1 db2 extra1
 	// web[2-4]:                web2 web3 web4
 	// unknown pattern key "foo" in "foo:bar"; valid keys: all, exp, nil, not, out, sys, tag
+}
+
+func TestSelectConcurrent(t *testing.T) {
+	inv := loadTestInventory(t)
+	p, err := ParsePattern("tag:web,+prod+sys:web3,ghost+exp:^db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for range 4 {
+		go func() {
+			hs, err := Select(p, Env{Inv: inv})
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- names(hs)
+		}()
+	}
+	for range 4 {
+		if got := <-done; got != "web1 web2 web3 db1 db2 ghost" {
+			t.Errorf("got %q", got)
+		}
+	}
 }

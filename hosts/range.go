@@ -18,8 +18,9 @@ const MaxRangeNames = 100000
 // web12, web20 and "n[8-10]" gives n8, n9, n10. Several groups expand as a
 // cartesian product, the rightmost group varying fastest:
 // "r[1-2]n[1-2]" gives r1n1, r1n2, r2n1, r2n2. A bracket group containing
-// ':' is an IPv6 literal such as "[::1]" and is copied unchanged. A string
-// without brackets expands to itself. Duplicates are not removed.
+// ':' or '.' is an IP literal such as "[::1]" or "[10.0.0.1]" and is copied
+// unchanged. A string without brackets expands to itself. Duplicates are
+// not removed.
 //
 // It is an error to have unbalanced or nested brackets, an empty group or
 // item, a non-numeric item, a reversed range such as "[5-1]", or more than
@@ -72,7 +73,7 @@ func expandRange(s string) ([]string, string) {
 				return nil, "unbalanced brackets"
 			}
 			end := i + 2 + j
-			if strings.IndexByte(body, ':') >= 0 { // IPv6 literal: keep as text
+			if strings.ContainsAny(body, ":.") { // IP literal: keep as text
 				i = end
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
 )
 
 // Module is one thing dt can do on hosts.
@@ -40,10 +41,14 @@ type Options struct {
 	// a time.
 	Interactive bool
 	// Stdin, Stdout and Stderr are the terminal in interactive mode.
-	Stdin          io.Reader
+	Stdin          *runner.StdinMux
 	Stdout, Stderr io.Writer
 	// StdinIsTerminal asks for a remote PTY in interactive mode.
 	StdinIsTerminal bool
+	// RawTerminal puts the local terminal in raw mode while a remote PTY
+	// session runs (keystrokes go to the remote side as typed, like ssh);
+	// it returns the function that restores it. Nil: leave it alone.
+	RawTerminal func() (restore func())
 	// ReadFile reads local files (script); nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 }

@@ -51,7 +51,19 @@ type commandJob struct {
 func (j commandJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	c := runner.Command{Cmd: j.cmd}
 	if j.opts.Interactive {
-		c.Stdin, c.Stdout, c.Stderr, c.PTY = j.opts.Stdin, j.opts.Stdout, j.opts.Stderr, j.opts.StdinIsTerminal
+		c.Stdout, c.Stderr, c.PTY = j.opts.Stdout, j.opts.Stderr, j.opts.StdinIsTerminal
+		if j.opts.Stdin != nil {
+			in := j.opts.Stdin.Reader()
+			defer in.Close()
+			c.Stdin = in
+		}
+		if c.PTY && j.opts.RawTerminal != nil {
+			restore := j.opts.RawTerminal()
+			res, err := h.Run(ctx, c)
+			restore()
+			emit(h.Result(res, err))
+			return
+		}
 	}
 	emit(h.Result(h.Run(ctx, c)))
 }

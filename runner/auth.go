@@ -132,7 +132,7 @@ func (k *keyring) load(path string, explicit bool) (ssh.Signer, string) {
 		pass, perr := k.cfg.Passphrase(path)
 		k.mu.Unlock()
 		if perr != nil {
-			return nil, fmt.Sprintf("identity %s: reading passphrase: %v", path, perr)
+			return nil, fmt.Sprintf("identity %s is encrypted and its passphrase could not be read (%v); load it into ssh-agent", path, perr)
 		}
 		s, err = ssh.ParsePrivateKeyWithPassphrase(pem, pass)
 		clear(pass)

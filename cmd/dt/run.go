@@ -63,7 +63,7 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitUsage
 	}
 	home := e.getenv("HOME")
-	inv, err := loadInventory(opts, home)
+	inv, invNote, err := loadInventory(opts, home)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitUsage
@@ -75,7 +75,9 @@ func run(ctx context.Context, opts options, e env) int {
 	}
 	if len(selected) == 0 {
 		e.errorf("pattern %q matched no hosts", args[0])
-		if tags := inv.Tags(); len(tags) > 0 {
+		if invNote != "" {
+			e.hintf("%s", invNote)
+		} else if tags := inv.Tags(); len(tags) > 0 {
 			e.hintf("known tags: %s", strings.Join(tags, ", "))
 		} else {
 			e.hintf("the inventory has no tags; see dt --help for the inventory format")
@@ -83,16 +85,24 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitFailed
 	}
 
-	stdinFile, _ := e.stdin.(*os.File)
 	modOpts := modules.Options{
 		Timeout:     opts.timeout,
 		Interactive: opts.interactive,
-		Stdin:       e.stdin,
 		Stdout:      e.stdout,
 		Stderr:      e.stderr,
 	}
-	if stdinFile != nil {
-		modOpts.StdinIsTerminal = term.IsTerminal(int(stdinFile.Fd()))
+	if opts.interactive {
+		modOpts.Stdin = runner.NewStdinMux(e.stdin)
+		if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			modOpts.StdinIsTerminal = true
+			modOpts.RawTerminal = func() func() {
+				old, err := term.MakeRaw(int(f.Fd()))
+				if err != nil {
+					return func() {}
+				}
+				return func() { term.Restore(int(f.Fd()), old) }
+			}
+		}
 	}
 	job, err := mod.Prepare(args[2:], modOpts)
 	if err != nil {
@@ -167,26 +177,30 @@ func run(ctx context.Context, opts options, e env) int {
 }
 
 // loadInventory reads -D/--db, $DTOOLS_DB or ~/.dtdb; without any, the
-// plain host names in ~/.ssh/known_hosts, as dtools did.
-func loadInventory(opts options, home string) (*hosts.Inventory, error) {
+// plain host names in ~/.ssh/known_hosts, as dtools did. With neither the
+// inventory is empty (sys: hosts still work) and note says why.
+func loadInventory(opts options, home string) (inv *hosts.Inventory, note string, err error) {
 	if opts.db != "" {
-		return hosts.LoadInventory(opts.db)
+		inv, err = hosts.LoadInventory(opts.db)
+		return inv, "", err
 	}
 	db := filepath.Join(home, ".dtdb")
-	inv, err := hosts.LoadInventory(db)
+	inv, err = hosts.LoadInventory(db)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return inv, err
+		return inv, "", err
 	}
 	kh := filepath.Join(home, ".ssh", "known_hosts")
 	f, err := os.Open(kh)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no inventory: %s does not exist and there is no %s to fall back on; create one (see hosts.example) or use -D FILE", db, kh)
+		inv, err = hosts.ParseInventory(strings.NewReader(""), db)
+		return inv, fmt.Sprintf("no inventory: %s does not exist and there is no %s to fall back on; create one (see hosts.example) or use -D FILE", db, kh), err
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
-	return hosts.ParseKnownHosts(f, kh)
+	inv, err = hosts.ParseKnownHosts(f, kh)
+	return inv, "", err
 }
 
 func localUser(getenv func(string) string) string {

@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/dtools/dt/internal/fleet"
+	"github.com/dtools/dt/output"
+)
+
+// bareConfig writes an ssh_config for the fleet's first n hosts that names
+// no identity file, so only the agent or the default key files can log in.
+func bareConfig(t *testing.T, f *fleet.Fleet, n int, extra string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, h := range f.Hosts[:n] {
+		fmt.Fprintf(&b, "Host %s\n  HostName %s\n  Port %d\n  User %s\n  UserKnownHostsFile %s\n%s\n", h.Name, h.Addr, h.Port, f.User, f.KnownHosts, extra)
+	}
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAgentAuth: keys held by a real ssh-agent log in; without the agent
+// the same run fails with an auth error.
+func TestAgentAuth(t *testing.T) {
+	f := shared(t)
+	if _, err := exec.LookPath("ssh-agent"); err != nil {
+		t.Fatal("ssh-agent is needed: ", err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { agent.Process.Kill(); agent.Wait() }()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("ssh-agent did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", f.ClientKey)
+	add.Env = []string{"SSH_AUTH_SOCK=" + sock}
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v %s", err, out)
+	}
+	home := t.TempDir() // no key files at all
+	cfg := bareConfig(t, f, 3, "")
+	r := dt(t, f, []string{"HOME=" + home, "SSH_AUTH_SOCK=" + sock}, "", "-F", cfg, "sys:h001,h002,h003", "ssh", "echo ok")
+	if r.code != 0 || len(records(t, r.stdout)) != 3 {
+		t.Errorf("with agent: exit %d", r.code)
+	}
+	r = dt(t, f, []string{"HOME=" + home}, "", "-F", cfg, "sys:h001", "ssh", "echo ok")
+	if r.code != 1 || !strings.Contains(r.stdout, "auth: ") || !strings.Contains(r.stdout, "offered 0 key(s)") {
+		t.Errorf("without agent: exit %d %q", r.code, r.stdout)
+	}
+}
+
+// encryptedKey writes a passphrase-protected copy of the fleet's client
+// key and returns its path.
+func encryptedKey(t *testing.T, f *fleet.Fleet, pass string) string {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "id_enc")
+	data, err := os.ReadFile(f.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(key, data, 0o600)
+	if out, err := exec.Command("ssh-keygen", "-q", "-p", "-P", "", "-N", pass, "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -p: %v %s", err, out)
+	}
+	return key
+}
+
+// TestEncryptedKeyNoTerminal: without a terminal an encrypted key cannot
+// be used, and the fail line says why.
+func TestEncryptedKeyNoTerminal(t *testing.T) {
+	f := shared(t)
+	key := encryptedKey(t, f, "sekrit")
+	cfg := bareConfig(t, f, 1, "  IdentityFile "+key)
+	cmd := exec.Command(dtBin, "-F", cfg, "sys:h001", "ssh", "true")
+	cmd.Env = append(f.Env(), "HOME="+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal
+	out, _ := cmd.Output()
+	if !strings.Contains(string(out), "auth: ") || !strings.Contains(string(out), key+" is encrypted") {
+		t.Errorf("got %q, want an auth failure naming the encrypted key", out)
+	}
+}
+
+// TestEncryptedKeyPrompt: on a terminal the passphrase is asked once for
+// all hosts, is not echoed, and every host logs in.
+func TestEncryptedKeyPrompt(t *testing.T) {
+	f := shared(t)
+	const pass = "correct horse"
+	key := encryptedKey(t, f, pass)
+	cfg := bareConfig(t, f, 4, "  IdentityFile "+key)
+	ptmx, pts := openPTY(t)
+	defer ptmx.Close()
+	cmd := exec.Command(dtBin, "-F", cfg, "-N", "sys:h001,h002,h003,h004", "ssh", "echo in")
+	cmd.Env = append(f.Env(), "HOME="+t.TempDir())
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var screen bytes.Buffer
+	done := make(chan struct{})
+	prompted := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		once := false
+		for {
+			n, err := ptmx.Read(buf)
+			screen.Write(buf[:n])
+			if !once && strings.Contains(screen.String(), "passphrase for ") {
+				once = true
+				close(prompted)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-prompted:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no passphrase prompt; screen %q", screen.String())
+	}
+	io.WriteString(ptmx, pass+"\r")
+	err := cmd.Wait()
+	<-done
+	text := screen.String()
+	t.Logf("screen:\n%s", text)
+	if err != nil {
+		t.Errorf("dt: %v", err)
+	}
+	if n := strings.Count(text, "passphrase for "); n != 1 {
+		t.Errorf("asked %d times, want once", n)
+	}
+	if strings.Contains(text, pass) {
+		t.Error("the passphrase was echoed")
+	}
+	for _, h := range []string{"h001", "h002", "h003", "h004"} {
+		if !strings.Contains(text, string(output.Okay)+"::dt:ssh:"+h+":in") {
+			t.Errorf("no okay line for %s", h)
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair (Linux /dev/ptmx).
+func openPTY(t *testing.T) (ptmx, pts *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unlock int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatal(e)
+	}
+	var n uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatal(e)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptmx, pts
+}
+
+// TestInteractive: -i runs hosts one at a time, in inventory order (h001 before
+// h002 whatever the pattern says), with a
+// remote terminal attached to ours; keystrokes reach the remote command.
+func TestInteractive(t *testing.T) {
+	f := shared(t)
+	ptmx, pts := openPTY(t)
+	defer ptmx.Close()
+	cmd := exec.Command(dtBin, "-i", "-N", "sys:h002,h001", "ssh", `tty >/dev/null && printf 'on-tty '; printf "$DT_TEST_HOST? "; read answer; echo "got $answer"`)
+	cmd.Env = f.Env()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var screen bytes.Buffer
+	read := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				read <- string(buf[:n])
+			}
+			if err != nil {
+				close(read)
+				return
+			}
+		}
+	}()
+	waitFor := func(s string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !strings.Contains(screen.String(), s) {
+			select {
+			case chunk, ok := <-read:
+				if !ok {
+					t.Fatalf("dt ended before %q; screen %q", s, screen.String())
+				}
+				screen.WriteString(chunk)
+			case <-deadline:
+				cmd.Process.Kill()
+				t.Fatalf("no %q; screen %q", s, screen.String())
+			}
+		}
+	}
+	waitFor("on-tty h001? ")
+	io.WriteString(ptmx, "blue\r")
+	waitFor("got blue")
+	waitFor("on-tty h002? ")
+	io.WriteString(ptmx, "red\r")
+	waitFor("got red")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("dt: %v", err)
+	}
+	for chunk := range read {
+		screen.WriteString(chunk)
+	}
+	text := screen.String()
+	if i, j := strings.Index(text, "h001?"), strings.Index(text, "h002?"); i < 0 || j < i {
+		t.Errorf("hosts did not run one after the other in the given order: %q", text)
+	}
+	if !strings.Contains(text, "okay::dt:ssh:h002:") || !strings.Contains(text, "okay::dt:ssh:h001:") {
+		t.Errorf("missing status lines: %q", text)
+	}
+}

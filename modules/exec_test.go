@@ -1,0 +1,78 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/dtools/dt/hosts"
+	"github.com/dtools/dt/internal/fleet"
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// threeSteps runs three commands per host, as restart + verify + journal
+// will.
+type threeSteps struct{}
+
+func (threeSteps) Run(ctx context.Context, h *Host, emit func(output.Record)) {
+	var out []byte
+	for i := 1; i <= 3; i++ {
+		res, err := h.Run(ctx, runner.Command{Cmd: fmt.Sprintf("echo step%d", i)})
+		if err != nil {
+			emit(h.Fail(err))
+			return
+		}
+		out = append(out, res.Output...)
+	}
+	emit(h.Okay(out))
+}
+
+type collect struct {
+	mu   sync.Mutex
+	recs []output.Record
+}
+
+func (c *collect) Write(r output.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recs = append(c.recs, r)
+	return nil
+}
+
+// TestExecuteReusesConnection: a job that runs three commands on each of
+// 8 real sshd hosts costs one handshake per host, counted by the servers.
+func TestExecuteReusesConnection(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 8})
+	inv, err := hosts.LoadInventory(f.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runner.Config{Home: f.Home, LocalUser: "nobody", SSHConfigFiles: []string{filepath.Join(f.Home, ".ssh", "config")}}
+	res, err := runner.NewResolver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := runner.NewPool(cfg)
+	defer pool.Close()
+	var out collect
+	failed := Execute(context.Background(), Run{Module: "three", Job: threeSteps{}, Hosts: inv.Hosts, Resolver: res, Pool: pool, Fanout: 4, Out: &out})
+	if failed != 0 || len(out.recs) != 8 {
+		t.Fatalf("failed %d, %d records: %+v", failed, len(out.recs), out.recs)
+	}
+	for _, r := range out.recs {
+		if string(r.Message) != "step1\nstep2\nstep3\n" {
+			t.Errorf("%s: %q", r.Host, r.Message)
+		}
+	}
+	for _, h := range f.Hosts {
+		if n, _ := f.Handshakes(h.Name); n != 1 {
+			t.Errorf("%s: %d handshakes for 3 commands, want 1", h.Name, n)
+		}
+	}
+	if n := pool.Handshakes(); n != 8 {
+		t.Errorf("pool counted %d handshakes, want 8", n)
+	}
+}
