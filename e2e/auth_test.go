@@ -109,46 +109,12 @@ func TestEncryptedKeyPrompt(t *testing.T) {
 	const pass = "correct horse"
 	key := encryptedKey(t, f, pass)
 	cfg := bareConfig(t, f, 4, "  IdentityFile "+key)
-	ptmx, pts := openPTY(t)
-	defer ptmx.Close()
 	cmd := exec.Command(dtBin, "-F", cfg, "-N", "sys:h001,h002,h003,h004", "ssh", "echo in")
 	cmd.Env = append(f.Env(), "HOME="+t.TempDir())
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pts.Close()
-	var screen bytes.Buffer
-	done := make(chan struct{})
-	prompted := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		once := false
-		for {
-			n, err := ptmx.Read(buf)
-			screen.Write(buf[:n])
-			if !once && strings.Contains(screen.String(), "passphrase for ") {
-				once = true
-				close(prompted)
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	select {
-	case <-prompted:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("no passphrase prompt; screen %q", screen.String())
-	}
-	io.WriteString(ptmx, pass+"\r")
-	err := cmd.Wait()
-	<-done
-	text := screen.String()
-	t.Logf("screen:\n%s", text)
+	term := startOnPTY(t, cmd)
+	term.waitFor("passphrase for ")
+	term.typeIn(pass + "\r")
+	text, err := term.wait()
 	if err != nil {
 		t.Errorf("dt: %v", err)
 	}
@@ -163,6 +129,101 @@ func TestEncryptedKeyPrompt(t *testing.T) {
 			t.Errorf("no okay line for %s", h)
 		}
 	}
+}
+
+// TestInteractive: -i runs hosts one at a time, in inventory order (h001
+// before h002 whatever the pattern says), with a remote terminal attached
+// to ours; keystrokes reach the remote command.
+func TestInteractive(t *testing.T) {
+	f := shared(t)
+	cmd := exec.Command(dtBin, "-i", "-N", "sys:h002,h001", "ssh", `tty >/dev/null && printf 'on-tty '; printf "$DT_TEST_HOST? "; read answer; echo "got $answer"`)
+	cmd.Env = f.Env()
+	term := startOnPTY(t, cmd)
+	term.waitFor("on-tty h001? ")
+	term.typeIn("blue\r")
+	term.waitFor("got blue")
+	term.waitFor("on-tty h002? ")
+	term.typeIn("red\r")
+	term.waitFor("got red")
+	text, err := term.wait()
+	if err != nil {
+		t.Errorf("dt: %v", err)
+	}
+	if i, j := strings.Index(text, "h001?"), strings.Index(text, "h002?"); i < 0 || j < i {
+		t.Errorf("hosts did not run one after the other in the given order: %q", text)
+	}
+	if !strings.Contains(text, "okay::dt:ssh:h002:") || !strings.Contains(text, "okay::dt:ssh:h001:") {
+		t.Errorf("missing status lines: %q", text)
+	}
+}
+
+// terminal is a command running on a pseudo-terminal, and what it showed.
+type terminal struct {
+	t      *testing.T
+	ptmx   *os.File
+	cmd    *exec.Cmd
+	screen bytes.Buffer
+	chunks chan string
+}
+
+// startOnPTY starts cmd as a session leader with a new pseudo-terminal as
+// its controlling terminal and stdio.
+func startOnPTY(t *testing.T, cmd *exec.Cmd) *terminal {
+	t.Helper()
+	ptmx, pts := openPTY(t)
+	t.Cleanup(func() { ptmx.Close() })
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	term := &terminal{t: t, ptmx: ptmx, cmd: cmd, chunks: make(chan string, 100)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				term.chunks <- string(buf[:n])
+			}
+			if err != nil {
+				close(term.chunks)
+				return
+			}
+		}
+	}()
+	return term
+}
+
+// waitFor waits up to 10s for s to appear on the screen.
+func (term *terminal) waitFor(s string) {
+	term.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(term.screen.String(), s) {
+		select {
+		case chunk, ok := <-term.chunks:
+			if !ok {
+				term.t.Fatalf("ended before %q; screen %q", s, term.screen.String())
+			}
+			term.screen.WriteString(chunk)
+		case <-deadline:
+			term.cmd.Process.Kill()
+			term.t.Fatalf("no %q; screen %q", s, term.screen.String())
+		}
+	}
+}
+
+// typeIn types s at the keyboard.
+func (term *terminal) typeIn(s string) { io.WriteString(term.ptmx, s) }
+
+// wait waits for the command to end and returns the whole screen.
+func (term *terminal) wait() (string, error) {
+	err := term.cmd.Wait()
+	for chunk := range term.chunks {
+		term.screen.WriteString(chunk)
+	}
+	term.t.Logf("screen:\n%s", term.screen.String())
+	return term.screen.String(), err
 }
 
 // openPTY opens a pseudo-terminal pair (Linux /dev/ptmx).
@@ -185,71 +246,4 @@ func openPTY(t *testing.T) (ptmx, pts *os.File) {
 		t.Fatal(err)
 	}
 	return ptmx, pts
-}
-
-// TestInteractive: -i runs hosts one at a time, in inventory order (h001 before
-// h002 whatever the pattern says), with a
-// remote terminal attached to ours; keystrokes reach the remote command.
-func TestInteractive(t *testing.T) {
-	f := shared(t)
-	ptmx, pts := openPTY(t)
-	defer ptmx.Close()
-	cmd := exec.Command(dtBin, "-i", "-N", "sys:h002,h001", "ssh", `tty >/dev/null && printf 'on-tty '; printf "$DT_TEST_HOST? "; read answer; echo "got $answer"`)
-	cmd.Env = f.Env()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pts.Close()
-	var screen bytes.Buffer
-	read := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			if n > 0 {
-				read <- string(buf[:n])
-			}
-			if err != nil {
-				close(read)
-				return
-			}
-		}
-	}()
-	waitFor := func(s string) {
-		t.Helper()
-		deadline := time.After(10 * time.Second)
-		for !strings.Contains(screen.String(), s) {
-			select {
-			case chunk, ok := <-read:
-				if !ok {
-					t.Fatalf("dt ended before %q; screen %q", s, screen.String())
-				}
-				screen.WriteString(chunk)
-			case <-deadline:
-				cmd.Process.Kill()
-				t.Fatalf("no %q; screen %q", s, screen.String())
-			}
-		}
-	}
-	waitFor("on-tty h001? ")
-	io.WriteString(ptmx, "blue\r")
-	waitFor("got blue")
-	waitFor("on-tty h002? ")
-	io.WriteString(ptmx, "red\r")
-	waitFor("got red")
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("dt: %v", err)
-	}
-	for chunk := range read {
-		screen.WriteString(chunk)
-	}
-	text := screen.String()
-	if i, j := strings.Index(text, "h001?"), strings.Index(text, "h002?"); i < 0 || j < i {
-		t.Errorf("hosts did not run one after the other in the given order: %q", text)
-	}
-	if !strings.Contains(text, "okay::dt:ssh:h002:") || !strings.Contains(text, "okay::dt:ssh:h001:") {
-		t.Errorf("missing status lines: %q", text)
-	}
 }

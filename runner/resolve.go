@@ -105,19 +105,26 @@ func (r *Resolver) Resolve(h hosts.Host) (*Target, error) {
 		return nil, err
 	}
 	if len(h.Jump) > 0 {
-		t.Jump = nil
-		for _, j := range h.Jump {
-			jt, err := r.resolveHop(j, 1, false)
-			if err != nil {
-				return nil, err
-			}
-			// A jump host's own chain comes before it.
-			t.Jump = append(t.Jump, jt.Jump...)
-			jt.Jump = nil
-			t.Jump = append(t.Jump, jt)
+		if err := r.addJumps(t, h.Jump, 1); err != nil {
+			return nil, err
 		}
 	}
 	return t, nil
+}
+
+// addJumps resolves hops and appends them to t.Jump, each preceded by its
+// own ProxyJump chain.
+func (r *Resolver) addJumps(t *Target, hops []hosts.Hop, depth int) error {
+	for _, hop := range hops {
+		jt, err := r.resolveHop(hop, depth, false)
+		if err != nil {
+			return err
+		}
+		t.Jump = append(t.Jump, jt.Jump...)
+		jt.Jump = nil
+		t.Jump = append(t.Jump, jt)
+	}
+	return nil
 }
 
 func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Target, error) {
@@ -193,18 +200,16 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 	if pj == "" || strings.EqualFold(pj, "none") {
 		return t, nil
 	}
+	var hops []hosts.Hop
 	for _, spec := range strings.Split(pj, ",") {
 		hop, err := hosts.ParseHop(strings.TrimPrefix(strings.TrimSpace(spec), "ssh://"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: ssh_config ProxyJump %q: %w", alias, pj, err)
 		}
-		jt, err := r.resolveHop(hop, depth+1, false)
-		if err != nil {
-			return nil, err
-		}
-		t.Jump = append(t.Jump, jt.Jump...)
-		jt.Jump = nil
-		t.Jump = append(t.Jump, jt)
+		hops = append(hops, hop)
+	}
+	if err := r.addJumps(t, hops, depth+1); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

@@ -108,7 +108,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	app := &cli.App{
 		Name:            "dt",
 		Usage:           "run commands on many hosts at once",
-		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\n   dt --list\n   dt help MODULE",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt --list\ndt help MODULE",
 		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
 		HideHelpCommand: true,
 		Writer:          stdout,
