@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -227,4 +228,121 @@ func TestLargeFleet(t *testing.T) {
 	if n, _ := f.TotalHandshakes(); n != 120 {
 		t.Errorf("%d handshakes, want 120", n)
 	}
+}
+
+// descendants lists the processes below pid (from /proc).
+func descendants(t *testing.T, pid int) []int {
+	t.Helper()
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut at ')'.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 {
+			ppid, _ := strconv.Atoi(fields[1])
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		out = append(out, p)
+		queue = append(queue, children[p]...)
+	}
+	return out
+}
+
+// TestKeepAliveDeadPeer: a host that stops answering mid-command (every
+// process of it frozen, so no FIN or RST ever comes) is detected by
+// keepalives (ssh_config ServerAliveInterval 1, ServerAliveCountMax 2)
+// and fails, instead of hanging the run.
+func TestKeepAliveDeadPeer(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 2})
+	home := copyHome(t, f)
+	cfgFile := filepath.Join(home, ".ssh", "config")
+	cfg, _ := os.ReadFile(cfgFile)
+	cfg = append([]byte("ServerAliveInterval 1\nServerAliveCountMax 2\n"), cfg...)
+	os.WriteFile(cfgFile, cfg, 0o600)
+
+	cmd := exec.Command(dtBin, "all:", "ssh", "echo started; exec sleep 34567")
+	cmd.Env = append(f.Env(), "HOME="+home)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pids, _ := f.RemoteProcs("sleep 34567"); len(pids) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("remote commands never started: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	frozen := descendants(t, f.Host("h001").PID)
+	for _, p := range frozen {
+		syscall.Kill(p, syscall.SIGSTOP)
+	}
+	defer func() {
+		for _, p := range frozen {
+			syscall.Kill(p, syscall.SIGCONT)
+		}
+	}()
+	// h001 must fail on its own, through the keepalives, while h002 still
+	// runs; then h002 is stopped for real.
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "fail::dt:ssh:h001:") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the frozen host was not detected; output %q", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := f.StopHost("h002"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("dt hung on a dead peer; output %q", out.String())
+	}
+	t.Logf("output:\n%s", out.String())
+	recs := records(t, out.String())
+	if r := recs["h001"]; r.Status != output.Fail || !strings.HasPrefix(string(r.Message), "session: ") {
+		t.Errorf("h001: %s %q, want a session failure", r.Status, r.Message)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -57,9 +57,10 @@ type Config struct {
 	// ConnectTimeout overrides ssh_config ConnectTimeout when non-zero;
 	// the default is 10s. It covers TCP connect and the SSH handshake.
 	ConnectTimeout time.Duration
-	// KeepAlive is the interval between keepalive probes on idle
-	// connections; after three unanswered probes the connection is closed.
-	// Zero means 15s; negative disables them.
+	// KeepAlive is the interval between keepalive probes when ssh_config
+	// has no ServerAliveInterval; after ServerAliveCountMax (default 3)
+	// unanswered probes the connection is closed. Zero means 15s; negative
+	// disables them.
 	KeepAlive time.Duration
 	// Passphrase asks for the passphrase of an encrypted key file. Nil
 	// means there is no terminal: encrypted keys are skipped with a note.

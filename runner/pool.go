@@ -189,8 +189,8 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 	}
 	p.handshakes.Add(1)
 	client := ssh.NewClient(c, chans, reqs)
-	if ka := p.cfg.keepAlive(); ka > 0 {
-		go keepAlive(client, ka)
+	if t.KeepAlive > 0 {
+		go keepAlive(client, t.KeepAlive, t.KeepAliveMax)
 	}
 	return client, nil
 }
@@ -231,9 +231,9 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 }
 
 // keepAlive probes the server every interval and closes the connection
-// after three unanswered probes, so a dead peer fails the host instead of
+// after max unanswered probes, so a dead peer fails the host instead of
 // hanging it.
-func keepAlive(c *ssh.Client, interval time.Duration) {
+func keepAlive(c *ssh.Client, interval time.Duration, max int) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	missed := 0
@@ -261,7 +261,7 @@ func keepAlive(c *ssh.Client, interval time.Duration) {
 			missed = 0
 		case <-time.After(interval):
 			missed++
-			if missed >= 3 {
+			if missed >= max {
 				c.Close()
 				return
 			}

@@ -28,7 +28,13 @@ type Target struct {
 	HostKeys        HostKeyPolicy
 	HashKnownHosts  bool
 	ConnectTimeout  time.Duration
-	Jump            []*Target // jump hosts, nearest the client first
+	// KeepAlive is the interval between keepalive probes (ssh_config
+	// ServerAliveInterval, else Config.KeepAlive, else 15s; negative: off);
+	// after KeepAliveMax unanswered probes (ServerAliveCountMax, else 3) the
+	// connection is closed and the host fails.
+	KeepAlive    time.Duration
+	KeepAliveMax int
+	Jump         []*Target // jump hosts, nearest the client first
 }
 
 // Addr is the dialed host:port.
@@ -189,6 +195,24 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 			}
 			t.ConnectTimeout = time.Duration(n) * time.Second
 		}
+	}
+	t.KeepAlive, t.KeepAliveMax = r.cfg.keepAlive(), 3
+	if v := r.get(alias, "ServerAliveInterval"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: ssh_config ServerAliveInterval %q is not a number of seconds", alias, v)
+		}
+		t.KeepAlive = time.Duration(n) * time.Second
+		if n == 0 {
+			t.KeepAlive = -1
+		}
+	}
+	if v := r.get(alias, "ServerAliveCountMax"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: ssh_config ServerAliveCountMax %q is not a positive number", alias, v)
+		}
+		t.KeepAliveMax = n
 	}
 	if pc := r.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
 		return nil, fmt.Errorf("%s: ssh_config ProxyCommand is not supported; use ProxyJump", alias)

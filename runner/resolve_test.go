@@ -31,6 +31,8 @@ Host jump2
   User j2
 
 Host strict-off
+  ServerAliveInterval 2
+  ServerAliveCountMax 5
   StrictHostKeyChecking no
   UserKnownHostsFile ~/kh1 ~/kh2
 `), 0o600)
@@ -56,6 +58,8 @@ Host *
 			KnownHostsFiles: []string{"/home/me/.ssh/known_hosts", "/home/me/.ssh/known_hosts2", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"},
 			HostKeys:        Strict,
 			ConnectTimeout:  3 * time.Second,
+			KeepAlive:       15 * time.Second,
+			KeepAliveMax:    3,
 		}
 		if !reflect.DeepEqual(tg, want) {
 			t.Errorf("got  %+v\nwant %+v", tg, want)
@@ -104,6 +108,9 @@ Host *
 		}
 		if tg.HostKeys != AcceptNew {
 			t.Errorf("StrictHostKeyChecking no gave %s, want accept-new", tg.HostKeys)
+		}
+		if tg.KeepAlive != 2*time.Second || tg.KeepAliveMax != 5 {
+			t.Errorf("keepalive %s x %d, want 2s x 5", tg.KeepAlive, tg.KeepAliveMax)
 		}
 		if tg.KnownHostsFiles[0] != "/home/me/kh1" || tg.KnownHostsFiles[1] != "/home/me/kh2" {
 			t.Errorf("known hosts files %q", tg.KnownHostsFiles)
