@@ -66,16 +66,18 @@ func TestInterrupt(t *testing.T) {
 	cmd := exec.Command(dtBin, "-C", "4", "all:", "ssh",
 		`case $DT_TEST_HOST in h001|h002) echo done;; *) sleep 23456;; esac`)
 	cmd.Env = f.Env()
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the first batch's sleepers run remotely.
+	// Wait until h001 and h002 have finished and the first batch's
+	// sleepers run remotely.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		pids, _ := f.RemoteProcs("sleep 23456")
-		if len(pids) >= 2 {
+		o := out.String()
+		if len(pids) >= 2 && strings.Contains(o, "okay::dt:ssh:h001:done\n") && strings.Contains(o, "okay::dt:ssh:h002:done\n") {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -213,20 +213,6 @@ func localUser(getenv func(string) string) string {
 	return "root"
 }
 
-// ttyPassphrase asks for a key's passphrase on the controlling terminal,
-// without echo. It fails when there is no terminal.
-func ttyPassphrase(file string) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("no terminal: %w", err)
-	}
-	defer tty.Close()
-	fmt.Fprintf(tty, "dt: passphrase for %s: ", file)
-	pass, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	return pass, err
-}
-
 // help is "dt help [MODULE]".
 func help(args []string, e env) int {
 	if len(args) == 0 {
