@@ -49,9 +49,11 @@ func TestEachHostAnswers(t *testing.T) {
 }
 
 // TestExitCodeAndOutput: non-zero exit, and output that needs escaping.
+// stdout and stderr come over separate SSH streams, so the record keeps
+// arrival order; the pause makes that order certain.
 func TestExitCodeAndOutput(t *testing.T) {
 	f := shared(t)
-	r := dt(t, f, nil, "", "sys:h001", "ssh", "echo oops; echo err >&2; exit 3")
+	r := dt(t, f, nil, "", "sys:h001", "ssh", "echo oops; sleep 0.3; echo err >&2; exit 3")
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1", r.code)
 	}
