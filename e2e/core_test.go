@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -108,7 +109,7 @@ func TestPatterns(t *testing.T) {
 		t.Run(tt.pattern, func(t *testing.T) {
 			r := dt(t, f, nil, "", "-p", tt.pattern, "ssh", "true")
 			got := lines(r.stdout)
-			sortStrings(got)
+			sort.Strings(got)
 			if len(tt.want) == 0 {
 				if r.code != 1 || !strings.Contains(r.stderr, "matched no hosts") || !strings.Contains(r.stderr, "known tags: ") {
 					t.Errorf("exit %d, stderr %q: want exit 1 with a hint", r.code, r.stderr)
@@ -119,14 +120,6 @@ func TestPatterns(t *testing.T) {
 				t.Errorf("exit %d, hosts %q, want %q", r.code, got, tt.want)
 			}
 		})
-	}
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
 	}
 }
 

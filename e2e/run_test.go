@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -209,9 +208,6 @@ func TestLargeFleet(t *testing.T) {
 		t.Skip("-short")
 	}
 	f := fleet.StartTest(t, fleet.Options{N: 120})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_ = ctx
 	start := time.Now()
 	r := dt(t, f, nil, "", "all:", "ssh", "hostname")
 	t.Logf("120 hosts: %s", time.Since(start))
