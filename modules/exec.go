@@ -3,6 +3,8 @@ package modules
 import (
 	"context"
 	"errors"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,21 @@ type Run struct {
 	Fanout   int
 	Timeout  time.Duration // per host, from the first command to the last
 	Out      output.Writer
+	// Privilege elevates every remote command (--sudo, -K).
+	Privilege Privilege
+}
+
+// UnboundedJob is implemented by jobs that hold a host until the run ends
+// (journal -f): Execute then runs every host at once, whatever the fanout.
+type UnboundedJob interface {
+	Unbounded() bool
+}
+
+// Sorter is implemented by jobs whose records are printed in an order of
+// their own (journal: by time across hosts) once every host is done,
+// instead of as they arrive. Less must be a strict weak order.
+type Sorter interface {
+	Less(a, b output.Record) bool
 }
 
 // Execute runs r.Job on every host, at most r.Fanout at a time, and writes
@@ -34,13 +51,24 @@ type Run struct {
 // record, even when the run is interrupted before it starts. Execute
 // returns the number of fail records written.
 func Execute(ctx context.Context, r Run) (failed int) {
-	counter := &countingWriter{w: r.Out}
+	out := r.Out
+	var sorted *sortingWriter
+	if s, ok := r.Job.(Sorter); ok {
+		sorted = &sortingWriter{less: s.Less}
+		out = sorted
+		defer sorted.flush(r.Out)
+	}
+	counter := &countingWriter{w: out}
 	local := false
 	if lj, ok := r.Job.(LocalJob); ok {
 		local = lj.Local()
 	}
-	runner.Each(ctx, len(r.Hosts), r.Fanout, func(ctx context.Context, i int) {
-		h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool}
+	fanout := r.Fanout
+	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
+		fanout = len(r.Hosts)
+	}
+	runner.Each(ctx, len(r.Hosts), fanout, func(ctx context.Context, i int) {
+		h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
 		emit := counter.emit
 		if err := context.Cause(ctx); err != nil {
 			emit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
@@ -79,3 +107,28 @@ func (c *countingWriter) emit(rec output.Record) {
 }
 
 func (c *countingWriter) failed() int { return int(c.fail.Load()) }
+
+// sortingWriter holds records until the run ends, then writes them in the
+// job's order (stable: equal records keep their arrival order).
+type sortingWriter struct {
+	less func(a, b output.Record) bool
+	mu   sync.Mutex
+	recs []output.Record
+}
+
+func (s *sortingWriter) Write(r output.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs = append(s.recs, r)
+	return nil
+}
+
+func (s *sortingWriter) flush(w output.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sort.SliceStable(s.recs, func(i, j int) bool { return s.less(s.recs[i], s.recs[j]) })
+	for _, r := range s.recs {
+		_ = w.Write(r)
+	}
+	s.recs = nil
+}

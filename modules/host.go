@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -24,13 +25,30 @@ type Host struct {
 	pool    *runner.Pool
 	client  *ssh.Client
 	dialErr error
+	priv    Privilege
+	sudoed  bool // a command went through sudo: failures get a sudo hint
 }
 
 // Name is the host name printed in records.
 func (h *Host) Name() string { return h.Entry.Name }
 
 // Run runs one remote command on the host, dialing it first if needed.
+// Under --sudo the command runs through sudo (see Privilege).
 func (h *Host) Run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
+	if h.priv.Sudo {
+		return h.RunSudo(ctx, cmd)
+	}
+	return h.run(ctx, cmd)
+}
+
+// RunSudo runs one remote command as root through sudo, with the run's
+// password (-K) if it has one.
+func (h *Host) RunSudo(ctx context.Context, cmd runner.Command) (runner.Result, error) {
+	h.sudoed = true
+	return h.run(ctx, sudoWrap(cmd, h.priv.Password))
+}
+
+func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
 	if h.client == nil && h.dialErr == nil {
 		if h.target == nil || h.pool == nil {
 			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
@@ -66,6 +84,15 @@ func (h *Host) Fail(err error) output.Record {
 	return h.Record(output.Fail, runner.Stage(err), []byte(err.Error()), -1)
 }
 
+// SudoHint explains a sudo failure in out ("" when there is none, or when
+// no command on this host went through sudo).
+func (h *Host) SudoHint(out []byte) string {
+	if !h.sudoed {
+		return ""
+	}
+	return sudoHint(out)
+}
+
 // Result turns a finished command (or its error) into the record plain
 // command modules print: okay on exit 0; otherwise fail with the exit
 // status, the signal, or the stage that went wrong, and any output so far.
@@ -93,7 +120,11 @@ func (h *Host) Result(res runner.Result, err error) output.Record {
 		return h.Record(output.Fail, output.StageExit, []byte(msg), -1)
 	}
 	if res.ExitCode != 0 {
-		return h.Record(output.Fail, output.StageExit, res.Output, res.ExitCode)
+		out := res.Output
+		if hint := h.SudoHint(out); hint != "" {
+			out = append(bytes.TrimRight(bytes.Clone(out), "\n"), " (hint: "+hint+")"...)
+		}
+		return h.Record(output.Fail, output.StageExit, out, res.ExitCode)
 	}
 	return h.Record(output.Okay, "", res.Output, 0)
 }

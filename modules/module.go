@@ -70,6 +70,9 @@ var Table = []Module{
 	SSH{},
 	Script{},
 	List{},
+	Sudo{},
+	Systemctl{},
+	Journal{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

@@ -34,9 +34,12 @@ func TestTable(t *testing.T) {
 // TestBadArgs: wrong arguments give a *UsageError, never a panic.
 func TestBadArgs(t *testing.T) {
 	bad := map[string][]string{
-		"ssh":    {},
-		"script": {},
-		"list":   {"extra"},
+		"ssh":       {},
+		"script":    {},
+		"list":      {"extra"},
+		"sudo":      {},
+		"systemctl": {"frobnicate", "nginx"},
+		"journal":   {"--bogus"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

@@ -43,6 +43,9 @@ MODULES (dt --list; dt help MODULE)
    ssh CMD...          run a command line, like ssh HOST CMD
    script FILE ARGS... run a local script on every host
    list                print matched hosts and tags, connect to nothing
+   sudo CMD...         run a command line as root through sudo
+   systemctl VERB UNIT...  start/stop/restart/status systemd units, verified
+   journal [UNIT...]   journal lines of every host, merged by time (-f follows)
 
 PATTERNS
 %s
@@ -71,6 +74,8 @@ type options struct {
 	noColor        bool
 	json           bool
 	list           bool
+	sudo           bool
+	askSudoPass    bool
 	args           []string // PATTERN MODULE ARGS...
 }
 
@@ -125,6 +130,8 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			&cli.StringFlag{Name: "host-keys", Usage: "host key policy: strict, accept-new or off (default: ssh_config StrictHostKeyChecking, else strict)"},
 			&cli.BoolFlag{Name: "pretend", Aliases: []string{"p"}, Usage: "print the hosts that would run, run nothing"},
 			&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
+			&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
+			&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 			&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 		},
@@ -138,6 +145,8 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			opts.noColor = c.Bool("no-color")
 			opts.json = c.Bool("json")
 			opts.list = c.Bool("list")
+			opts.sudo = c.Bool("sudo")
+			opts.askSudoPass = c.Bool("ask-sudo-pass")
 			opts.args = c.Args().Slice()
 			var err error
 			if opts.connectTimeout, err = parseDuration("connect-timeout", c.String("connect-timeout")); err != nil {

@@ -121,6 +121,18 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitOK
 	}
 
+	priv := modules.Privilege{Sudo: opts.sudo}
+	if opts.askSudoPass {
+		pw, err := ttyPrompt("dt: sudo password: ")
+		if err != nil {
+			e.errorf("-K: %v", err)
+			e.hintf("-K asks on the terminal; without one, use NOPASSWD rules in sudoers")
+			return exitUsage
+		}
+		priv.Password = pw
+		defer clear(pw)
+	}
+
 	cfg := runner.Config{
 		Home:           home,
 		LocalUser:      localUser(e.getenv),
@@ -166,6 +178,8 @@ func run(ctx context.Context, opts options, e env) int {
 		Fanout:   fanout,
 		Timeout:  opts.timeout,
 		Out:      out,
+
+		Privilege: priv,
 	})
 	switch {
 	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):

@@ -9,9 +9,14 @@ import (
 )
 
 // ttyPassphrase asks for a key's passphrase on the controlling terminal.
-// Echo is turned off before the prompt is shown, so nothing typed early is
-// ever displayed. It fails when there is no terminal.
 func ttyPassphrase(file string) ([]byte, error) {
+	return ttyPrompt(fmt.Sprintf("dt: passphrase for %s: ", file))
+}
+
+// ttyPrompt asks for a secret on the controlling terminal. Echo is turned
+// off before the prompt is shown, so nothing typed early is ever displayed.
+// It fails when there is no terminal.
+func ttyPrompt(prompt string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("no terminal: %w", err)
@@ -30,7 +35,7 @@ func ttyPassphrase(file string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
-	fmt.Fprintf(tty, "dt: passphrase for %s: ", file)
+	fmt.Fprint(tty, prompt)
 	defer fmt.Fprintln(tty)
 	var line []byte
 	buf := make([]byte, 256)
@@ -44,7 +49,7 @@ func ttyPassphrase(file string) ([]byte, error) {
 		}
 		if err != nil || n == 0 {
 			clear(line)
-			return nil, fmt.Errorf("reading passphrase: %v", err)
+			return nil, fmt.Errorf("reading from the terminal: %v", err)
 		}
 	}
 }

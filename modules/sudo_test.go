@@ -1,0 +1,107 @@
+package modules
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dtools/dt/runner"
+)
+
+// fakeSudo stands in for sudo in TestSudoWrapShell. Modes: "cached" and
+// "nopasswd" never read a password; "needs" reads one line and accepts
+// only "s3cret". The real sudo is tested end to end in e2e.
+const fakeSudo = `#!/bin/sh
+state="$FAKE_SUDO_STATE"
+if [ "$1" = -S ]; then
+	case "$FAKE_SUDO_MODE" in
+	cached|nopasswd) exit 0 ;;
+	esac
+	IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
+	[ "$pw" = s3cret ] || { echo "sudo: 1 incorrect password attempt" >&2; exit 1; }
+	: > "$state/ok"; exit 0
+fi
+[ "$1" = -n ] && [ "$2" = -- ] || { echo "fake sudo: unexpected args $*" >&2; exit 2; }
+case "$FAKE_SUDO_MODE" in
+cached|nopasswd) ;;
+*) [ -e "$state/ok" ] || { echo "sudo: a password is required" >&2; exit 1; } ;;
+esac
+shift 2
+exec "$@"
+`
+
+// TestSudoWrapShell runs the wrapped command through a real /bin/sh with a
+// fake sudo on PATH: the command's stdin never contains the password,
+// whether sudo reads it or not.
+func TestSudoWrapShell(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(fakeSudo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		mode     string
+		password []byte
+		wantOut  string
+		wantExit int
+	}{
+		{"needs", []byte("s3cret"), "stdin:data\n", 0},
+		{"cached", []byte("s3cret"), "stdin:data\n", 0},
+		{"nopasswd", []byte("s3cret"), "stdin:data\n", 0},
+		{"needs", []byte("wrong"), "sudo: 1 incorrect password attempt\n", 1},
+		{"needs", nil, "sudo: a password is required\n", 1},
+		{"nopasswd", nil, "stdin:data\n", 0},
+	}
+	for _, tt := range tests {
+		state := t.TempDir()
+		c := sudoWrap(runner.Command{Cmd: `printf 'stdin:'; cat`, Stdin: strings.NewReader("data\n")}, tt.password)
+		if bytes.Contains([]byte(c.Cmd), []byte("s3cret")) {
+			t.Fatalf("password on the command line: %s", c.Cmd)
+		}
+		cmd := exec.Command("/bin/sh", "-c", c.Cmd)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_SUDO_MODE="+tt.mode, "FAKE_SUDO_STATE="+state)
+		if c.Stdin == nil {
+			c.Stdin = strings.NewReader("")
+		}
+		cmd.Stdin = c.Stdin
+		out, err := cmd.CombinedOutput()
+		exit := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			exit = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != tt.wantOut || exit != tt.wantExit {
+			t.Errorf("mode %s password %q: exit %d output %q, want exit %d %q", tt.mode, tt.password, exit, out, tt.wantExit, tt.wantOut)
+		}
+	}
+}
+
+func TestSudoWrapNoPassword(t *testing.T) {
+	c := sudoWrap(runner.Command{Cmd: "id -u; echo 'hi'"}, nil)
+	if c.Cmd != `sudo -n -- sh -c 'id -u; echo '\''hi'\'''` || c.Stdin != nil {
+		t.Errorf("got %q stdin %v", c.Cmd, c.Stdin)
+	}
+	c = sudoWrap(runner.Command{Cmd: "true"}, []byte("pw"))
+	b, _ := io.ReadAll(c.Stdin)
+	if string(b) != "pw\n" {
+		t.Errorf("stdin %q", b)
+	}
+}
+
+func TestSudoHint(t *testing.T) {
+	for out, want := range map[string]string{
+		"sudo: a password is required":                     "-K/--ask-sudo-pass",
+		"sudo: 1 incorrect password attempt":               "rejected the password",
+		"fleet is not in the sudoers file.":                "may not run",
+		"sh: 1: sudo: not found":                           "not installed",
+		"Job for x.service failed because of something.\n": "",
+	} {
+		if got := sudoHint([]byte(out)); (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("sudoHint(%q) = %q, want it to mention %q", out, got, want)
+		}
+	}
+}

@@ -1,0 +1,554 @@
+package modules
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// Systemctl manages systemd units (system or --user) and verifies actions.
+type Systemctl struct{}
+
+// Name implements Module.
+func (Systemctl) Name() string { return "systemctl" }
+
+// Summary implements Module.
+func (Systemctl) Summary() string {
+	return "start/stop/restart/status systemd units (--user too), verified, with journal lines on failure"
+}
+
+// Usage implements Module.
+func (Systemctl) Usage() string {
+	return `dt PATTERN systemctl [--user] [--now] [--settle D] [--lines N] VERB [--] UNIT...
+
+Manages systemd units on every host and prints one line per host and unit,
+starting with the unit name and its state read from "systemctl show":
+
+  $ dt tag:web systemctl restart nginx
+  okay::dt:systemctl:web1:nginx.service active (running) since 2026-11-23 17:00:01 UTC; pid 1234; restarts 0; enabled
+  fail::dt:systemctl:web2:nginx.service failed (failed) since 2026-11-23 17:00:02 UTC; result exit-code; restarts 0; enabled; restart: exit 1: Job for nginx.service failed ...\n2026-11-23T17:00:02+0000 web2 nginx[99]: bad config
+
+VERBS
+   status, is-active    okay when the unit is active
+   is-enabled           okay when the unit file is enabled (or static, alias, ...)
+   is-failed            okay when the unit is failed
+   show                 okay when the unit exists; prints the properties as KEY=VALUE
+   start, restart, reload-or-restart, reload, try-restart, stop
+                        do it, then verify on the same connection: after the
+                        settle window (--settle, default 2s) the unit must be
+                        active (inactive for stop) and must not have restarted
+                        meanwhile; try-restart leaves a stopped unit stopped
+   enable, disable      change the unit file state (with --now also start/stop)
+   daemon-reload        reload unit files, one line per host
+
+A unit that does not exist fails with "not found". When an action leaves a
+unit failed or not active, the line is fail and carries the unit's last
+journal lines since the action (--lines N, default 10), so you see why
+without a second command. All of it costs one SSH connection per host.
+
+OPTIONS
+   --user       user units of the login user (systemctl --user); needs the
+                user's manager running: "loginctl enable-linger USER"
+   --now        with enable/disable: start/stop the unit too
+   --settle D   how long an action must hold before it counts (default 2s; 0: check at once)
+   --lines N    journal lines on failure (default 10; 0: none)
+
+Unit names are passed after "--" and shell-quoted: a unit named "--now" or
+"x; rm -rf /" is only ever a unit name. A deploy hook:
+
+  dt tag:web systemctl restart app || exit 1
+  dt --sudo tag:web systemctl restart app     (non-root login; -K for a password)`
+}
+
+type verbKind int
+
+const (
+	verbQuery  verbKind = iota // read the state, change nothing
+	verbAction                 // change the state, then verify
+	verbFile                   // enable/disable
+	verbDaemon                 // daemon-reload: per host, no units
+)
+
+// systemctlVerbs maps each verb to its kind.
+var systemctlVerbs = map[string]verbKind{
+	"status": verbQuery, "is-active": verbQuery, "is-enabled": verbQuery, "is-failed": verbQuery, "show": verbQuery,
+	"start": verbAction, "stop": verbAction, "restart": verbAction, "reload": verbAction,
+	"try-restart": verbAction, "reload-or-restart": verbAction,
+	"enable": verbFile, "disable": verbFile,
+	"daemon-reload": verbDaemon,
+}
+
+// SystemctlVerbs lists the verbs, sorted.
+func SystemctlVerbs() []string { return sortedKeys(systemctlVerbs) }
+
+// Prepare implements Module.
+func (m Systemctl) Prepare(args []string, opts Options) (Job, error) {
+	fs := flag.NewFlagSet(m.Name(), flag.ContinueOnError)
+	j := systemctlJob{}
+	fs.BoolVar(&j.user, "user", false, "")
+	fs.BoolVar(&j.now, "now", false, "")
+	fs.DurationVar(&j.settle, "settle", 2*time.Second, "")
+	fs.IntVar(&j.lines, "lines", 10, "")
+	rest, err := parseArgs(m.Name(), fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) == 0 {
+		return nil, usagef(m.Name(), "missing verb; verbs: %s", strings.Join(SystemctlVerbs(), ", "))
+	}
+	j.verb, j.units = rest[0], rest[1:]
+	kind, ok := systemctlVerbs[j.verb]
+	if !ok {
+		return nil, usagef(m.Name(), "unknown verb %q; verbs: %s", j.verb, strings.Join(SystemctlVerbs(), ", "))
+	}
+	j.kind = kind
+	switch {
+	case kind == verbDaemon && len(j.units) > 0:
+		return nil, usagef(m.Name(), "daemon-reload takes no units, got %q", j.units)
+	case kind != verbDaemon && len(j.units) == 0:
+		return nil, usagef(m.Name(), "missing unit; usage: dt PATTERN systemctl %s UNIT...", j.verb)
+	case j.now && kind != verbFile:
+		return nil, usagef(m.Name(), "--now goes with enable or disable only")
+	case j.settle < 0:
+		return nil, usagef(m.Name(), "--settle must not be negative")
+	case j.lines < 0:
+		return nil, usagef(m.Name(), "--lines must not be negative")
+	}
+	for _, u := range j.units {
+		if u == "" || strings.ContainsAny(u, "\n\x00") {
+			return nil, usagef(m.Name(), "bad unit name %q", u)
+		}
+	}
+	return j, nil
+}
+
+type systemctlJob struct {
+	verb   string
+	kind   verbKind
+	units  []string
+	user   bool
+	now    bool
+	settle time.Duration
+	lines  int
+}
+
+// exitNoManager is the exit status of the remote preamble when --user finds
+// no running user manager.
+const exitNoManager = 97
+
+// noManagerMark starts the preamble's message; the login name follows.
+const noManagerMark = "dt: no systemd user manager for "
+
+// preamble comes before every remote command of a --user job: it supplies
+// XDG_RUNTIME_DIR when the session lacks it and checks that the user's
+// manager is listening.
+const userPreamble = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; export XDG_RUNTIME_DIR; ` +
+	`[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "` + noManagerMark + `$(id -un)"; exit 97; }; `
+
+// systemctlCmd builds "systemctl [--user] --no-ask-password ARGS -- UNITS".
+func (j systemctlJob) systemctlCmd(args []string, units ...string) string {
+	words := []string{"systemctl"}
+	if j.user {
+		words = append(words, "--user")
+	}
+	words = append(words, "--no-ask-password")
+	words = append(words, args...)
+	cmd := QuoteAll(words)
+	if len(units) > 0 {
+		cmd += " -- " + QuoteAll(units)
+	}
+	return j.wrap(cmd)
+}
+
+func (j systemctlJob) wrap(cmd string) string {
+	if j.user {
+		return userPreamble + cmd
+	}
+	return cmd
+}
+
+// showProps are the properties the summary is made of.
+var showProps = []string{"Id", "LoadState", "ActiveState", "SubState", "MainPID",
+	"ActiveEnterTimestamp", "InactiveEnterTimestamp", "NRestarts", "UnitFileState", "Result"}
+
+func (j systemctlJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
+	switch j.kind {
+	case verbDaemon:
+		res, err := h.Run(ctx, runner.Command{Cmd: j.systemctlCmd([]string{"daemon-reload"})})
+		if r, failed := j.remoteFailure(h, res, err); failed {
+			emit(r)
+			return
+		}
+		rec := h.Result(res, err)
+		rec.Message = append([]byte("daemon-reload"+sep(res.Output)), res.Output...)
+		emit(rec)
+	case verbQuery:
+		states, rec, ok := j.show(ctx, h, j.units...)
+		if !ok {
+			for _, u := range j.units {
+				r := rec
+				r.Message = append([]byte(u+": "), rec.Message...)
+				emit(r)
+			}
+			return
+		}
+		for i, st := range states {
+			emit(j.queryRecord(h, j.units[i], st))
+		}
+	default:
+		for _, u := range j.units {
+			if !j.act(ctx, h, u, emit) {
+				return
+			}
+		}
+	}
+}
+
+func sep(out []byte) string {
+	if len(bytes.TrimSpace(out)) == 0 {
+		return ""
+	}
+	return ": "
+}
+
+// remoteFailure turns a connection error or the --user preamble's verdict
+// into a fail record.
+func (j systemctlJob) remoteFailure(h *Host, res runner.Result, err error) (output.Record, bool) {
+	if err != nil {
+		return h.Result(res, err), true
+	}
+	if j.user && res.ExitCode == exitNoManager {
+		if i := bytes.Index(res.Output, []byte(noManagerMark)); i >= 0 {
+			user := strings.TrimSpace(string(res.Output[i+len(noManagerMark):]))
+			user, _, _ = strings.Cut(user, "\n")
+			msg := fmt.Sprintf("no systemd user manager is running for %s (lingering off?); hint: as root, loginctl enable-linger %s", user, user)
+			return h.Record(output.Fail, output.StageModule, []byte(msg), res.ExitCode), true
+		}
+	}
+	return output.Record{}, false
+}
+
+// unitState is one unit's "systemctl show" properties.
+type unitState map[string]string
+
+// show reads the properties of units in one remote command.
+func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]unitState, output.Record, bool) {
+	res, err := h.Run(ctx, runner.Command{Cmd: j.systemctlCmd([]string{"show", "-p", strings.Join(showProps, ",")}, units...)})
+	if r, failed := j.remoteFailure(h, res, err); failed {
+		return nil, r, false
+	}
+	states := parseShow(res.Output)
+	if res.ExitCode != 0 || len(states) != len(units) {
+		r := h.Result(res, err)
+		if r.Status == output.Okay {
+			r = h.Record(output.Fail, output.StageModule, append([]byte("unexpected systemctl show output: "), res.Output...), res.ExitCode)
+		}
+		return nil, r, false
+	}
+	return states, output.Record{}, true
+}
+
+// parseShow splits "systemctl show" output into one map per unit (blocks
+// separated by blank lines, in the order the units were given).
+func parseShow(out []byte) []unitState {
+	var states []unitState
+	var cur unitState
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			if cur != nil {
+				states = append(states, cur)
+				cur = nil
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		if cur == nil {
+			cur = unitState{}
+		}
+		cur[k] = v
+	}
+	if cur != nil {
+		states = append(states, cur)
+	}
+	return states
+}
+
+// exists says whether systemd knows the unit.
+func (s unitState) exists() bool {
+	return s["LoadState"] != "" && s["LoadState"] != "not-found"
+}
+
+func (s unitState) active() bool { return s["ActiveState"] == "active" }
+
+func (s unitState) stopped() bool {
+	return s["ActiveState"] == "inactive" || s["ActiveState"] == "failed"
+}
+
+// enabled mirrors "systemctl is-enabled": these states exit 0.
+func (s unitState) enabled() bool {
+	switch s["UnitFileState"] {
+	case "enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "transient":
+		return true
+	}
+	return false
+}
+
+func (s unitState) restarts() int {
+	n, _ := strconv.Atoi(s["NRestarts"])
+	return n
+}
+
+// name is the unit's full name, or what the user typed when systemd gave
+// none.
+func (s unitState) name(typed string) string {
+	if s["Id"] != "" {
+		return s["Id"]
+	}
+	return typed
+}
+
+// Summary renders the one-line state, e.g.
+// "nginx.service active (running) since 2026-11-23 17:00:01 UTC; pid 1234; restarts 0; enabled".
+func (s unitState) summary(typed string) string {
+	name := s.name(typed)
+	if !s.exists() {
+		return name + " not found"
+	}
+	var b strings.Builder
+	b.WriteString(name + " " + s["ActiveState"])
+	if sub := s["SubState"]; sub != "" {
+		b.WriteString(" (" + sub + ")")
+	}
+	since := s["InactiveEnterTimestamp"]
+	if s.active() || s["ActiveState"] == "reloading" {
+		since = s["ActiveEnterTimestamp"]
+	}
+	if t := trimWeekday(since); t != "" {
+		b.WriteString(" since " + t)
+	}
+	if pid := s["MainPID"]; pid != "" && pid != "0" {
+		b.WriteString("; pid " + pid)
+	}
+	if r := s["Result"]; r != "" && r != "success" {
+		b.WriteString("; result " + r)
+	}
+	if r := s["NRestarts"]; r != "" {
+		b.WriteString("; restarts " + r)
+	}
+	if f := s["UnitFileState"]; f != "" {
+		b.WriteString("; " + f)
+	}
+	return b.String()
+}
+
+// trimWeekday turns "Mon 2026-11-23 17:00:01 UTC" into
+// "2026-11-23 17:00:01 UTC"; "n/a" and "" become "".
+func trimWeekday(ts string) string {
+	if ts == "" || ts == "n/a" {
+		return ""
+	}
+	if day, rest, ok := strings.Cut(ts, " "); ok && len(day) == 3 {
+		return rest
+	}
+	return ts
+}
+
+// queryRecord judges a query verb.
+func (j systemctlJob) queryRecord(h *Host, typed string, st unitState) output.Record {
+	if !st.exists() {
+		return h.Record(output.Fail, output.StageModule, []byte(st.summary(typed)), -1)
+	}
+	var ok bool
+	msg := st.summary(typed)
+	switch j.verb {
+	case "status", "is-active":
+		ok = st.active()
+	case "is-enabled":
+		ok = st.enabled()
+	case "is-failed":
+		ok = st["ActiveState"] == "failed"
+	case "show":
+		ok = true
+		var b strings.Builder
+		b.WriteString(st.name(typed))
+		for _, p := range showProps[1:] {
+			b.WriteString(" " + p + "=" + st[p])
+		}
+		msg = b.String()
+	}
+	if ok {
+		return h.Okay([]byte(msg))
+	}
+	return h.Record(output.Fail, output.StageModule, []byte(msg), -1)
+}
+
+// act runs an action or file verb on one unit and verifies the outcome. It
+// returns false when the host is unusable (connection lost) and the other
+// units need not be tried.
+func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(output.Record)) bool {
+	// Before: the remote clock (for the journal) and the unit's state.
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap("date +%s") + " && " +
+		j.systemctlCmd([]string{"show", "-p", strings.Join(showProps, ",")}, unit)})
+	if r, failed := j.remoteFailure(h, res, err); failed {
+		emit(withUnit(r, unit))
+		return err == nil
+	}
+	clock, showOut, _ := bytes.Cut(res.Output, []byte("\n"))
+	since, convErr := strconv.ParseInt(strings.TrimSpace(string(clock)), 10, 64)
+	before := parseShow(showOut)
+	if res.ExitCode != 0 || convErr != nil || len(before) != 1 {
+		r := h.Result(res, err)
+		r.Status, r.Stage = output.Fail, output.StageModule
+		emit(withUnit(r, unit))
+		return true
+	}
+	if !before[0].exists() {
+		emit(h.Record(output.Fail, output.StageModule, []byte(before[0].summary(unit)), -1))
+		return true
+	}
+
+	args := []string{j.verb}
+	if j.now {
+		args = append(args, "--now")
+	}
+	actRes, err := h.Run(ctx, runner.Command{Cmd: j.systemctlCmd(args, unit)})
+	if err != nil {
+		emit(withUnit(h.Result(actRes, err), unit))
+		return false
+	}
+	wantActive, wantStopped := j.expect(before[0])
+	var first unitState
+	if wantActive && j.settle > 0 && actRes.ExitCode == 0 {
+		states, rec, ok := j.show(ctx, h, unit)
+		if !ok {
+			emit(withUnit(rec, unit))
+			return true
+		}
+		first = states[0]
+		select {
+		case <-time.After(j.settle):
+		case <-ctx.Done():
+			emit(withUnit(h.Result(runner.Result{ExitCode: -1}, context.Cause(ctx)), unit))
+			return false
+		}
+	}
+	states, rec, ok := j.show(ctx, h, unit)
+	if !ok {
+		emit(withUnit(rec, unit))
+		return true
+	}
+	after := states[0]
+
+	var problems []string
+	if actRes.ExitCode != 0 {
+		problems = append(problems, fmt.Sprintf("%s: exit %d%s%s", j.verb, actRes.ExitCode, sep(actRes.Output), oneLine(actRes.Output)))
+		if hint := h.SudoHint(actRes.Output); hint != "" {
+			problems = append(problems, "hint: "+hint)
+		} else if bytes.Contains(actRes.Output, []byte("Access denied")) || bytes.Contains(actRes.Output, []byte("Interactive authentication required")) {
+			problems = append(problems, "hint: the login user may not manage system units; log in as root or use --sudo")
+		}
+	}
+	switch {
+	case wantActive && !after.active():
+		problems = append(problems, fmt.Sprintf("%s: not active after %s", j.verb, j.settle))
+	case wantStopped && !after.stopped():
+		problems = append(problems, fmt.Sprintf("%s: still %s", j.verb, after["ActiveState"]))
+	}
+	if wantActive && first != nil {
+		if n := after.restarts() - first.restarts(); n > 0 {
+			problems = append(problems, fmt.Sprintf("%s: restarted %d time(s) within %s (crash loop?)", j.verb, n, j.settle))
+		} else if first["MainPID"] != after["MainPID"] && first["MainPID"] != "0" && after.active() {
+			problems = append(problems, fmt.Sprintf("%s: main pid changed from %s to %s within %s", j.verb, first["MainPID"], after["MainPID"], j.settle))
+		}
+	}
+	if j.verb == "enable" && !after.enabled() {
+		problems = append(problems, "enable: unit file is "+after["UnitFileState"])
+	}
+	if j.verb == "disable" && after["UnitFileState"] != "disabled" {
+		problems = append(problems, "disable: unit file is "+after["UnitFileState"])
+	}
+
+	msg := after.summary(unit)
+	if len(problems) == 0 {
+		emit(h.Okay([]byte(msg)))
+		return true
+	}
+	msg += "; " + strings.Join(problems, "; ")
+	if j.lines > 0 {
+		if lines := j.journal(ctx, h, unit, since); len(lines) > 0 {
+			msg += "\n" + strings.TrimRight(string(lines), "\n")
+		}
+	}
+	exit := actRes.ExitCode
+	if exit == 0 {
+		exit = -1
+	}
+	emit(h.Record(output.Fail, output.StageModule, []byte(msg), exit))
+	return true
+}
+
+// expect says what state the verb should leave the unit in.
+func (j systemctlJob) expect(before unitState) (active, stopped bool) {
+	switch j.verb {
+	case "start", "restart", "reload", "reload-or-restart":
+		return true, false
+	case "try-restart":
+		return before.active(), false
+	case "stop":
+		return false, true
+	case "enable":
+		return j.now, false
+	case "disable":
+		return false, j.now
+	}
+	return false, false
+}
+
+// journal returns the unit's journal lines since the remote clock read
+// before the action, or nil when there are none or they cannot be read.
+func (j systemctlJob) journal(ctx context.Context, h *Host, unit string, since int64) []byte {
+	words := []string{"journalctl"}
+	if j.user {
+		words = append(words, "--user")
+	}
+	words = append(words, "--no-pager", "-q", "-o", "short-iso", "-n", strconv.Itoa(j.lines),
+		"--since", "@"+strconv.FormatInt(since, 10), "-u", unit)
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(QuoteAll(words))})
+	if err != nil || res.ExitCode != 0 {
+		return nil
+	}
+	return res.Output
+}
+
+// withUnit prefixes a record's message with the unit name, so every record
+// of this module starts with one.
+func withUnit(r output.Record, unit string) output.Record {
+	r.Message = append([]byte(unit+": "), r.Message...)
+	return r
+}
+
+// oneLine joins the non-empty lines of out with spaces, for the middle of
+// a record's first line.
+func oneLine(out []byte) string {
+	var parts []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
