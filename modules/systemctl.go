@@ -138,6 +138,16 @@ type systemctlJob struct {
 	now    bool
 	settle time.Duration
 	lines  int
+	// render turns a unit's state into the start of its record; nil means
+	// unitState.summary (svc passes its normalized form).
+	render func(st unitState, typed string) string
+}
+
+func (j systemctlJob) describe(st unitState, typed string) string {
+	if j.render != nil {
+		return j.render(st, typed)
+	}
+	return st.summary(typed)
 }
 
 // exitNoManager is the exit status of the remote preamble when --user finds
@@ -153,8 +163,13 @@ const noManagerMark = "dt: no systemd user manager for "
 const userPreamble = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; export XDG_RUNTIME_DIR; ` +
 	`[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "` + noManagerMark + `$(id -un)"; exit 97; }; `
 
-// systemctlCmd builds "systemctl [--user] --no-ask-password ARGS -- UNITS".
+// systemctlCmd builds "systemctl [--user] --no-ask-password ARGS -- UNITS",
+// after the --user preamble.
 func (j systemctlJob) systemctlCmd(args []string, units ...string) string {
+	return j.wrap(j.rawSystemctl(args, units...))
+}
+
+func (j systemctlJob) rawSystemctl(args []string, units ...string) string {
 	words := []string{"systemctl"}
 	if j.user {
 		words = append(words, "--user")
@@ -165,7 +180,7 @@ func (j systemctlJob) systemctlCmd(args []string, units ...string) string {
 	if len(units) > 0 {
 		cmd += " -- " + QuoteAll(units)
 	}
-	return j.wrap(cmd)
+	return cmd
 }
 
 func (j systemctlJob) wrap(cmd string) string {
@@ -177,7 +192,8 @@ func (j systemctlJob) wrap(cmd string) string {
 
 // showProps are the properties the summary is made of.
 var showProps = []string{"Id", "LoadState", "ActiveState", "SubState", "MainPID",
-	"ActiveEnterTimestamp", "InactiveEnterTimestamp", "NRestarts", "UnitFileState", "Result"}
+	"ActiveEnterTimestamp", "InactiveEnterTimestamp", "NRestarts", "UnitFileState", "Result",
+	"ActiveEnterTimestampMonotonic"}
 
 func (j systemctlJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	switch j.kind {
@@ -239,14 +255,21 @@ func (j systemctlJob) remoteFailure(h *Host, res runner.Result, err error) (outp
 // unitState is one unit's "systemctl show" properties.
 type unitState map[string]string
 
-// show reads the properties of units in one remote command.
+// clockCmd prints the remote clock (Unix seconds) and uptime (seconds
+// since boot) before "systemctl show": the first for journalctl --since,
+// the second to turn ActiveEnterTimestampMonotonic into an uptime free of
+// time zones and clock skew.
+const clockCmd = "date +%s && cut -d' ' -f1 /proc/uptime && "
+
+// show reads the properties of units, and the remote clock, in one remote
+// command.
 func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]unitState, output.Record, bool) {
-	res, err := h.Run(ctx, runner.Command{Cmd: j.systemctlCmd([]string{"show", "-p", strings.Join(showProps, ",")}, units...)})
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...))})
 	if r, failed := j.remoteFailure(h, res, err); failed {
 		return nil, r, false
 	}
-	states := parseShow(res.Output)
-	if res.ExitCode != 0 || len(states) != len(units) {
+	states, perr := parseClockShow(res.Output)
+	if res.ExitCode != 0 || perr != nil || len(states) != len(units) {
 		r := h.Result(res, err)
 		if r.Status == output.Okay {
 			r = h.Record(output.Fail, output.StageModule, append([]byte("unexpected systemctl show output: "), res.Output...), res.ExitCode)
@@ -254,6 +277,42 @@ func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]uni
 		return nil, r, false
 	}
 	return states, output.Record{}, true
+}
+
+// Keys parseClockShow adds to every unitState.
+const (
+	keyEpoch  = "dt.Epoch"  // remote Unix time, seconds
+	keyUptime = "dt.Uptime" // remote seconds since boot
+)
+
+// parseClockShow parses clockCmd's two lines and the "systemctl show"
+// blocks after them.
+func parseClockShow(out []byte) ([]unitState, error) {
+	epoch, rest, _ := bytes.Cut(out, []byte("\n"))
+	uptime, rest, _ := bytes.Cut(rest, []byte("\n"))
+	if _, err := strconv.ParseInt(string(epoch), 10, 64); err != nil {
+		return nil, fmt.Errorf("remote clock: %q", epoch)
+	}
+	if _, err := strconv.ParseFloat(string(uptime), 64); err != nil {
+		return nil, fmt.Errorf("remote uptime: %q", uptime)
+	}
+	states := parseShow(rest)
+	for _, st := range states {
+		st[keyEpoch], st[keyUptime] = string(epoch), string(uptime)
+	}
+	return states, nil
+}
+
+// uptime is how long the unit has been active, from the remote clocks;
+// ok is false when it is not active.
+func (s unitState) uptime() (time.Duration, bool) {
+	enter, err1 := strconv.ParseInt(s["ActiveEnterTimestampMonotonic"], 10, 64)
+	now, err2 := strconv.ParseFloat(s[keyUptime], 64)
+	if err1 != nil || err2 != nil || enter == 0 || !s.active() {
+		return 0, false
+	}
+	d := time.Duration(now*float64(time.Second)) - time.Duration(enter)*time.Microsecond
+	return max(d, 0).Truncate(time.Second), true
 }
 
 // parseShow splits "systemctl show" output into one map per unit (blocks
@@ -370,10 +429,10 @@ func trimWeekday(ts string) string {
 // queryRecord judges a query verb.
 func (j systemctlJob) queryRecord(h *Host, typed string, st unitState) output.Record {
 	if !st.exists() {
-		return h.Record(output.Fail, output.StageModule, []byte(st.summary(typed)), -1)
+		return h.Record(output.Fail, output.StageModule, []byte(j.describe(st, typed)), -1)
 	}
 	var ok bool
-	msg := st.summary(typed)
+	msg := j.describe(st, typed)
 	switch j.verb {
 	case "status", "is-active":
 		ok = st.active()
@@ -400,24 +459,15 @@ func (j systemctlJob) queryRecord(h *Host, typed string, st unitState) output.Re
 // returns false when the host is unusable (connection lost) and the other
 // units need not be tried.
 func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(output.Record)) bool {
-	// Before: the remote clock (for the journal) and the unit's state.
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap("date +%s") + " && " +
-		j.systemctlCmd([]string{"show", "-p", strings.Join(showProps, ",")}, unit)})
-	if r, failed := j.remoteFailure(h, res, err); failed {
-		emit(withUnit(r, unit))
-		return err == nil
+	// Before: the unit's state and the remote clock (for the journal).
+	before, rec, ok := j.show(ctx, h, unit)
+	if !ok {
+		emit(withUnit(rec, unit))
+		return rec.Stage == output.StageModule || rec.Stage == output.StageExit
 	}
-	clock, showOut, _ := bytes.Cut(res.Output, []byte("\n"))
-	since, convErr := strconv.ParseInt(strings.TrimSpace(string(clock)), 10, 64)
-	before := parseShow(showOut)
-	if res.ExitCode != 0 || convErr != nil || len(before) != 1 {
-		r := h.Result(res, err)
-		r.Status, r.Stage = output.Fail, output.StageModule
-		emit(withUnit(r, unit))
-		return true
-	}
+	since, _ := strconv.ParseInt(before[0][keyEpoch], 10, 64)
 	if !before[0].exists() {
-		emit(h.Record(output.Fail, output.StageModule, []byte(before[0].summary(unit)), -1))
+		emit(h.Record(output.Fail, output.StageModule, []byte(j.describe(before[0], unit)), -1))
 		return true
 	}
 
@@ -482,7 +532,7 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 		problems = append(problems, "disable: unit file is "+after["UnitFileState"])
 	}
 
-	msg := after.summary(unit)
+	msg := j.describe(after, unit)
 	if len(problems) == 0 {
 		emit(h.Okay([]byte(msg)))
 		return true

@@ -173,3 +173,23 @@ func TestSystemctlExpect(t *testing.T) {
 		}
 	}
 }
+
+func TestParseClockShow(t *testing.T) {
+	out := "1763917300\n5000.25\nId=a.service\nActiveState=active\nActiveEnterTimestampMonotonic=4000000000\n\nId=b.service\nActiveState=inactive\nActiveEnterTimestampMonotonic=0\n"
+	states, err := parseClockShow([]byte(out))
+	if err != nil || len(states) != 2 {
+		t.Fatalf("%v %d", err, len(states))
+	}
+	if d, ok := states[0].uptime(); !ok || d != 1000*time.Second {
+		t.Errorf("uptime %v %v, want 1000s", d, ok)
+	}
+	if _, ok := states[1].uptime(); ok {
+		t.Errorf("inactive unit has an uptime")
+	}
+	if states[1][keyEpoch] != "1763917300" {
+		t.Errorf("epoch %q", states[1][keyEpoch])
+	}
+	if _, err := parseClockShow([]byte("sh: date: not found\n")); err == nil {
+		t.Errorf("garbage accepted")
+	}
+}
