@@ -171,7 +171,7 @@ func trimNewline(b []byte) []byte {
 
 // appendPrefix appends the failure prefix of r (see Message), unescaped.
 func appendPrefix(dst []byte, r Record) []byte {
-	if r.Status != Fail || r.Stage == "" {
+	if !prefixed(r) {
 		return dst
 	}
 	if r.Stage == StageExit {
@@ -186,6 +186,11 @@ func appendPrefix(dst []byte, r Record) []byte {
 	return append(dst, ": "...)
 }
 
+// prefixed says whether r's message gets a stage prefix.
+func prefixed(r Record) bool {
+	return r.Status == Fail && r.Stage != "" && r.Stage != StageModule
+}
+
 // Message returns the MESSAGE field of r's OMNI line before escaping:
 // r.Message with one trailing "\n" dropped (only one; a "\r" before it
 // stays), preceded for failures by a prefix naming the stage:
@@ -195,7 +200,8 @@ func appendPrefix(dst []byte, r Record) []byte {
 //     "exit: ".
 //   - Status Fail and any other non-empty Stage: Stage + ": ", for example
 //     "connect: dial tcp 127.0.0.3:22: connection refused".
-//   - Status Okay, or Stage "": no prefix.
+//   - Status Okay, Stage "" or Stage StageModule (the module wrote the
+//     whole message, e.g. "nginx.service failed (failed) ..."): no prefix.
 //
 // A failure without output has the prefix without its ": " ("exit 2").
 //
@@ -203,7 +209,7 @@ func appendPrefix(dst []byte, r Record) []byte {
 // capacity clipped, so appending to it does not write into r.Message).
 func Message(r Record) []byte {
 	m := trimNewline(r.Message)
-	if r.Status != Fail || r.Stage == "" {
+	if !prefixed(r) {
 		return m[:len(m):len(m)]
 	}
 	out := appendPrefix(make([]byte, 0, len(r.Stage)+24+len(m)), r)
@@ -278,7 +284,7 @@ func appendLine(dst []byte, r Record, color bool) []byte {
 	}
 	dst = append(dst, ':')
 	msg := trimNewline(r.Message)
-	if r.Status == Fail && r.Stage != "" {
+	if prefixed(r) {
 		if r.Stage == StageExit {
 			// Only digits, '-', ' ', ':' and letters: nothing to escape.
 			dst = appendPrefix(dst, r)

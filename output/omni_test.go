@@ -103,6 +103,7 @@ func TestMessage(t *testing.T) {
 		{"fail killed", Record{Status: Fail, Stage: StageExit, ExitCode: -1, Message: []byte("killed by signal TERM")}, "exit: killed by signal TERM"},
 		{"fail connect", Record{Status: Fail, Stage: StageConnect, ExitCode: -1, Message: []byte("dial tcp 127.0.0.3:22: connection refused")}, "connect: dial tcp 127.0.0.3:22: connection refused"},
 		{"fail timeout", Record{Status: Fail, Stage: StageTimeout, ExitCode: -1, Message: []byte("after 10s\n")}, "timeout: after 10s"},
+		{"fail module verdict", Record{Status: Fail, Stage: StageModule, ExitCode: -1, Message: []byte("nginx.service failed (failed)")}, "nginx.service failed (failed)"},
 		{"fail no stage", Record{Status: Fail, ExitCode: 3, Message: []byte("bad\n")}, "bad"},
 	}
 	for _, tt := range tests {

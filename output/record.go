@@ -23,7 +23,7 @@ const (
 	StageExit      = "exit"      // the command exited non-zero or by signal
 	StageTimeout   = "timeout"   // --timeout expired; the remote command was stopped
 	StageInterrupt = "interrupt" // Ctrl-C / SIGTERM stopped the run
-	StageModule    = "module"    // the module rejected what it saw on the host
+	StageModule    = "module"    // the host answered, but not what was asked (a unit not active, a service missing); the message has no prefix
 )
 
 // Record is one result line: what one module reports for one host (or one
