@@ -70,6 +70,7 @@ var Table = []Module{
 	SSH{},
 	Script{},
 	List{},
+	Runit{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

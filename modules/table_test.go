@@ -37,6 +37,7 @@ func TestBadArgs(t *testing.T) {
 		"ssh":    {},
 		"script": {},
 		"list":   {"extra"},
+		"runit":  {"status"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

@@ -43,6 +43,7 @@ MODULES (dt --list; dt help MODULE)
    ssh CMD...          run a command line, like ssh HOST CMD
    script FILE ARGS... run a local script on every host
    list                print matched hosts and tags, connect to nothing
+   runit VERB SVC...   runit services via sv: status, start, stop, restart...
 
 PATTERNS
 %s
