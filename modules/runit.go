@@ -42,6 +42,7 @@ and service with the state sv reports, parsed:
   dt tag:web runit -w 30 stop nginx          # wait up to 30 s for it to stop
   dt tag:web runit --svdir /var/service hup nginx
   dt tag:web runit status nginx | grep ^fail # where is it not running?
+  dt all: runit status nginx | cut -d: -f5- | awk '$2 == "run" {print $3}'
 
 VERBS (sv's)
   status                           report; okay when the service runs, or is
@@ -49,17 +50,19 @@ VERBS (sv's)
   up start restart once
   force-restart force-reload       okay when it runs afterwards
   down stop force-stop             okay when it is down afterwards
-  exit shutdown force-shutdown     okay when sv succeeds (runsv exits)
+  exit shutdown force-shutdown     okay when sv succeeds; runsv exits, and
+                                   the line says "NAME: runsv exited"
   pause cont hup alarm interrupt
   quit 1 2 term kill reload        send the signal; okay when sv succeeds
   try-restart check                okay when sv succeeds
 
 Every verb but status runs "sv -w SECONDS VERB SERVICE" (default 7 s, as sv),
 then "sv status SERVICE", and reports the state after the action, all on the
-host's one connection. A failed action says why at the end of the line
-("; stop timed out after 7s").
+host's one connection; an action is okay only if sv also exited 0. A failed
+action says why at the end of the line ("; stop timed out after 7s").
 
-OPTIONS (before VERB; everything after VERB is a service name)
+OPTIONS (before VERB; after VERB, and an optional --, everything is a
+service name)
   --svdir DIR         service directory (default: the remote $SVDIR, else
                       runit's /etc/service)
   -w, --wait SECONDS  how long sv waits for an action to take effect (7)
@@ -183,6 +186,9 @@ func (m Runit) Prepare(args []string, opts Options) (Job, error) {
 	}
 	j.goal = goal
 	j.services = args[i+1:]
+	if len(j.services) > 0 && j.services[0] == "--" {
+		j.services = j.services[1:] // "VERB -- SERVICE...", as with other commands
+	}
 	if len(j.services) == 0 {
 		return nil, usagef(m.Name(), "missing service; %s", runitSynopsis)
 	}

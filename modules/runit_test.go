@@ -146,6 +146,8 @@ func TestRunitPrepare(t *testing.T) {
 		// After the verb everything is a service, even what looks like an option.
 		{args: []string{"status", "-w", "--svdir", "--"}, verb: "status", services: []string{"-w", "--svdir", "--"}, wait: 7},
 		{args: []string{"--", "status", "-v"}, verb: "status", services: []string{"-v"}, wait: 7},
+		{args: []string{"status", "--", "-v", "--"}, verb: "status", services: []string{"-v", "--"}, wait: 7},
+		{args: []string{"status", "--"}, err: "missing service"},
 		{args: nil, err: "missing verb"},
 		{args: []string{"-w", "5"}, err: "missing verb"},
 		{args: []string{"status"}, err: "missing service"},
