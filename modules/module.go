@@ -73,6 +73,7 @@ var Table = []Module{
 	Sudo{},
 	Systemctl{},
 	Journal{},
+	Runit{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

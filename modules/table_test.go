@@ -40,6 +40,7 @@ func TestBadArgs(t *testing.T) {
 		"sudo":      {},
 		"systemctl": {"frobnicate", "nginx"},
 		"journal":   {"--bogus"},
+		"runit":     {"status"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

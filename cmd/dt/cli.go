@@ -46,6 +46,7 @@ MODULES (dt --list; dt help MODULE)
    sudo CMD...         run a command line as root through sudo
    systemctl VERB UNIT...  start/stop/restart/status systemd units, verified
    journal [UNIT...]   journal lines of every host, merged by time (-f follows)
+   runit VERB SVC...   runit services via sv: status, start, stop, restart...
 
 PATTERNS
 %s

@@ -45,7 +45,7 @@ func run() int {
 	first := fs.String("first", "", "address of the first host (default: first free range from "+fleet.DefaultFirstAddr+")")
 	port := fs.Int("port", 0, "port of every sshd (default 22, or 2222 or 22222 if something listens on 0.0.0.0:22)")
 	user := fs.String("user", "fleet", "login user written to ~/.ssh/config")
-	runit := fs.Bool("runit", false, "give every host a runsvdir with the services sleeper, flaky and stopped")
+	runit := fs.Bool("runit", false, "give every host a runsvdir with the services sleeper, flaky, stopped, crashing, logged and slowstop")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: dtfleet [flags] [-- CMD ARGS...]\n\n"+

@@ -51,8 +51,8 @@ type Options struct {
 	// blocks) goes at the end.
 	ExtraSSHDConfig string
 	// Runit gives every host a runsvdir running as the login user, with
-	// the services sleeper, flaky and stopped, and SVDIR set in its
-	// sessions (see Host.SVDir).
+	// the RunitServices (sleeper, flaky, stopped, ...), and SVDIR set in
+	// its sessions (see Host.SVDir).
 	Runit bool
 	// Log receives progress and diagnostics; may be nil.
 	Log io.Writer

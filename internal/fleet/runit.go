@@ -10,12 +10,32 @@ import (
 )
 
 // RunitServices are the services every host gets with Options.Runit, by
-// name: the text of their ./run script. "stopped" also has a ./down file,
-// so runsv does not start it.
+// name: the text of their ./run script.
+//
+//   - sleeper runs (sleep 100000).
+//   - flaky runs for 2 s, exits 1, and is restarted by runsv a second later.
+//   - stopped has a ./down file, so runsv does not start it.
+//   - crashing fails at start (prints to stderr, exits 1): runsv retries
+//     every second, so it is "down, normally up, want up" nearly always.
+//   - logged runs (sleep 100002) and has a log service (RunitLogServices).
+//   - slowstop runs (sleep 100003) and takes 1.5 s to stop after TERM, for
+//     tests of sv's -w wait.
 var RunitServices = map[string]string{
-	"sleeper": "#!/bin/sh\nexec sleep 100000\n",
-	"flaky":   "#!/bin/sh\nsleep 2\nexit 1\n",
-	"stopped": "#!/bin/sh\nexec sleep 100000\n",
+	"sleeper":  "#!/bin/sh\nexec sleep 100000\n",
+	"flaky":    "#!/bin/sh\nsleep 2\nexit 1\n",
+	"stopped":  "#!/bin/sh\nexec sleep 100000\n",
+	"crashing": "#!/bin/sh\necho 'crashing: cannot start' >&2\nexit 1\n",
+	"logged":   "#!/bin/sh\necho started\nexec sleep 100002\n",
+	"slowstop": "#!/bin/sh\ntrap 'sleep 1.5; kill $pid; exit 0' TERM\nsleep 100003 &\npid=$!\nwait $pid\n",
+}
+
+// RunitDown are the RunitServices that have a ./down file.
+var RunitDown = map[string]bool{"stopped": true}
+
+// RunitLogServices are the RunitServices that have a log service: the
+// text of their ./log/run script.
+var RunitLogServices = map[string]string{
+	"logged": "#!/bin/sh\nexec cat >/dev/null\n",
 }
 
 // writeServices creates h.SVDir with the RunitServices, owned by the login
@@ -38,7 +58,20 @@ func (f *Fleet) writeServices(h *Host) error {
 			return fmt.Errorf("fleet: %w", err)
 		}
 		chown = append(chown, sd, filepath.Join(sd, "run"))
-		if name == "stopped" {
+		if logRun, ok := RunitLogServices[name]; ok {
+			ld := filepath.Join(sd, "log")
+			if err := os.RemoveAll(filepath.Join(ld, "supervise")); err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			if err := mkdir(ld, 0o755); err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			if err := writeFile(filepath.Join(ld, "run"), []byte(logRun), 0o755); err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			chown = append(chown, ld, filepath.Join(ld, "run"))
+		}
+		if RunitDown[name] {
 			if err := writeFile(filepath.Join(sd, "down"), nil, 0o644); err != nil {
 				return fmt.Errorf("fleet: %w", err)
 			}
@@ -59,8 +92,15 @@ func (f *Fleet) waitRunit(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for i := range f.Hosts {
 		h := &f.Hosts[i]
+		var stats []string
 		for name := range RunitServices {
-			stat := filepath.Join(h.SVDir, name, "supervise", "stat")
+			stats = append(stats, filepath.Join(h.SVDir, name, "supervise", "stat"))
+			if _, ok := RunitLogServices[name]; ok {
+				stats = append(stats, filepath.Join(h.SVDir, name, "log", "supervise", "stat"))
+			}
+		}
+		for _, stat := range stats {
+			name := filepath.Base(filepath.Dir(filepath.Dir(stat)))
 			for {
 				if _, err := os.Stat(stat); err == nil {
 					break
