@@ -159,7 +159,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown key", []string{"foo:bar", "ssh", "true"}, 2, `valid keys: all, exp, nil, not, out, sys, tag`},
-		{"unknown module", []string{"all:", "shh", "true"}, 2, `unknown module "shh"; valid modules: journal, list, runit, script, ssh, sudo, systemctl`},
+		{"unknown module", []string{"all:", "shh", "true"}, 2, `unknown module "shh"; valid modules: journal, list, runit, script, ssh, sudo, svc, systemctl`},
 		{"missing module", []string{"all:"}, 2, "missing MODULE"},
 		{"module args", []string{"all:", "ssh"}, 3, "ssh: missing command"},
 		{"bad inventory line", []string{"-D", badDB, "all:", "ssh", "true"}, 2, badDB + ":3:"},

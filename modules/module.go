@@ -74,6 +74,7 @@ var Table = []Module{
 	Systemctl{},
 	Journal{},
 	Runit{},
+	Svc{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

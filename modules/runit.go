@@ -218,6 +218,16 @@ type runitJob struct {
 	svdir    string // "" for the remote $SVDIR or the default
 	wait     int    // seconds, sv -w
 	nonce    string // marks the sections of the remote script's output
+	// render formats a parsed state after the name; nil means
+	// SVStatus.Fields (svc passes its normalized form).
+	render func(st SVStatus) string
+}
+
+func (j runitJob) describe(st SVStatus) string {
+	if j.render != nil {
+		return j.render(st)
+	}
+	return st.Fields()
 }
 
 // script is the remote command: one sh script for every service, so the
@@ -359,7 +369,7 @@ func (j runitJob) judge(service string, o svOutput, r svReply) verdict {
 		}
 		return verdict{msg: service + ": unexpected output from sv status: " + r.status, exit: r.statusRC}
 	}
-	v := verdict{msg: service + " " + st.Fields(), exit: r.actRC}
+	v := verdict{msg: service + " " + j.describe(st), exit: r.actRC}
 	if j.goal == goalStatus {
 		v.exit = r.statusRC
 		v.okay = st.State == "run" || st.State == "down" && st.Normally == "down" && st.Want != "up"
@@ -456,7 +466,7 @@ func (j runitJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 				rec := h.Okay([]byte(v.msg))
 				emit(rec)
 			} else {
-				emit(h.Record(output.Fail, "", []byte(v.msg), v.exit))
+				emit(h.Record(output.Fail, output.StageModule, []byte(v.msg), v.exit))
 			}
 		}
 	}

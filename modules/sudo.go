@@ -27,7 +27,9 @@ type Privilege struct {
 const sudoPasswordVar = "dt_sudo_pw"
 
 // sudoWrap rewrites c so that it runs as root through sudo. Without a
-// password it is "sudo -n -- sh -c CMD". With one, the remote shell reads
+// password it is "sudo -n -- env SVDIR=... sh -c CMD": sudo resets the
+// environment, and the login session's $SVDIR (runit's service directory)
+// is kept on purpose. With one, the remote shell reads
 // the first line of standard input into a variable, lets sudo validate it
 // (sudo -S -v reads it from a pipe only when it needs it, so a cached or
 // NOPASSWD credential never leaves the password where the command could
@@ -35,7 +37,7 @@ const sudoPasswordVar = "dt_sudo_pw"
 // credential just validated; the command's own standard input follows the
 // password line.
 func sudoWrap(c runner.Command, password []byte) runner.Command {
-	inner := "sudo -n -- sh -c " + Quote(c.Cmd)
+	inner := `sudo -n -- env SVDIR="${SVDIR-}" sh -c ` + Quote(c.Cmd)
 	if password == nil {
 		c.Cmd = inner
 		return c

@@ -82,7 +82,7 @@ func TestSudoWrapShell(t *testing.T) {
 
 func TestSudoWrapNoPassword(t *testing.T) {
 	c := sudoWrap(runner.Command{Cmd: "id -u; echo 'hi'"}, nil)
-	if c.Cmd != `sudo -n -- sh -c 'id -u; echo '\''hi'\'''` || c.Stdin != nil {
+	if c.Cmd != `sudo -n -- env SVDIR="${SVDIR-}" sh -c 'id -u; echo '\''hi'\'''` || c.Stdin != nil {
 		t.Errorf("got %q stdin %v", c.Cmd, c.Stdin)
 	}
 	c = sudoWrap(runner.Command{Cmd: "true"}, []byte("pw"))

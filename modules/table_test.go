@@ -41,6 +41,7 @@ func TestBadArgs(t *testing.T) {
 		"systemctl": {"frobnicate", "nginx"},
 		"journal":   {"--bogus"},
 		"runit":     {"status"},
+		"svc":       {"reload", "app"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

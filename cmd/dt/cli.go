@@ -47,6 +47,7 @@ MODULES (dt --list; dt help MODULE)
    systemctl VERB UNIT...  start/stop/restart/status systemd units, verified
    journal [UNIT...]   journal lines of every host, merged by time (-f follows)
    runit VERB SVC...   runit services via sv: status, start, stop, restart...
+   svc VERB NAME...    one normalized view: systemd unit or runit service
 
 PATTERNS
 %s
