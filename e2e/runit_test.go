@@ -402,6 +402,37 @@ func TestRunit(t *testing.T) {
 		t.Logf("restart of 3 services (slowstop takes 1.5 s) on %d hosts: %v", len(all), took)
 	})
 
+	t.Run("svc", func(t *testing.T) {
+		// svc finds runit here (no systemd as PID 1 on these hosts) and
+		// prints the normalized fields.
+		r := dt(t, f, nil, "", "all:", "svc", "status", "sleeper", "stopped", "nosuch")
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1 (nosuch fails)", r.code)
+		}
+		recs, _ := svRecords(t, r.stdout, "sleeper", "stopped", "nosuch")
+		for _, h := range all {
+			checkRecord(t, h+" svc sleeper", recs[h]["sleeper"], output.Okay, `sleeper state=running pid=\d+ uptime=\d+s restarts=- manager=runit`)
+			checkRecord(t, h+" svc stopped", recs[h]["stopped"], output.Okay, `stopped state=stopped pid=- uptime=\d+s restarts=- manager=runit`)
+			checkRecord(t, h+" svc nosuch", recs[h]["nosuch"], output.Fail, `nosuch state=unknown manager=none; no systemd unit or runit service named nosuch`)
+		}
+		before := map[string]int{}
+		for _, h := range all {
+			before[h] = pidOf(sshSV(t, f, h, "sleeper"))
+		}
+		r = dt(t, f, nil, "", "all:", "svc", "restart", "sleeper")
+		if r.code != 0 {
+			t.Errorf("svc restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		recs, _ = svRecords(t, r.stdout, "sleeper")
+		for _, h := range all {
+			checkRecord(t, h+" svc restart", recs[h]["sleeper"], output.Okay, `sleeper state=running pid=\d+ uptime=\d+s restarts=- manager=runit`)
+			after := pidOf(sshSV(t, f, h, "sleeper"))
+			if got := pidOf(string(recs[h]["sleeper"].Message)); got != after || after == before[h] {
+				t.Errorf("%s: svc restart says pid %d; sv over ssh says %d (was %d)", h, got, after, before[h])
+			}
+		}
+	})
+
 	t.Run("failing host", func(t *testing.T) {
 		if err := f.StopHost("h004"); err != nil {
 			t.Fatal(err)
