@@ -127,7 +127,7 @@ type Fleet struct {
 	release func() // drops the address reservation
 
 	mu      sync.Mutex
-	procs   []*hostProc // by host index; nil until started
+	procs   []*hostProc   // by host index; nil until started
 	sysd    *systemdFleet // containers, for fleets started by StartSystemd
 	stopped bool
 	stopErr error
