@@ -4,8 +4,12 @@
 # against a throwaway fleet of real OpenSSH sshd hosts on 127.0.0.0/8.
 #
 # On a fresh Debian machine it installs what the tests need first
-# (openssh-server, runit), which takes root. Set DT_REQUIRE_SSHD=1 (CI does)
-# to make a missing sshd a failure instead of a skip.
+# (openssh-server, runit, and systemd-container and debootstrap for the
+# systemd containers), which takes root. Set DT_REQUIRE_SSHD=1 and
+# DT_REQUIRE_SYSTEMD=1 (CI does) to make a missing sshd or systemd-nspawn a
+# failure instead of a skip. The first systemd test builds a Debian base
+# under /var/cache/dt-fleet (debootstrap, about a minute, from the mirror
+# apt uses); later runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +17,8 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v runsvdir >/dev/null 2>&1 || need+=(runit)
+command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "test.sh: missing ${need[*]}; run as root to install them, or install them yourself" >&2

@@ -1,6 +1,7 @@
 // Command dtfleet starts a throwaway fleet of real OpenSSH servers on
 // loopback addresses (see internal/fleet), for trying dt by hand and for the
-// demo. It needs root and /usr/sbin/sshd.
+// demo. It needs root and /usr/sbin/sshd
+// (and for -systemd, systemd-nspawn and debootstrap).
 //
 // Interactive use: start a fleet and keep it until Ctrl-C or SIGTERM:
 //
@@ -11,6 +12,13 @@
 // and exit with the command's status:
 //
 //	dtfleet -n 5 -- sh -c 'dt tag:linux ssh date'
+//
+// With -systemd N it starts N containers c001.. with real systemd as PID 1
+// instead (see fleet.StartSystemd; the first run builds a Debian base in
+// /var/cache/dt-fleet, about a minute), logging in as root by default:
+//
+//	dtfleet -systemd 2 -- bash
+//	ssh -F $HOME/.ssh/config fleet@c001 systemctl --user status demo-ok
 //
 // The command runs with the fleet's clean environment: HOME is the fleet's
 // fake home (~/.ssh/config, known_hosts, id_ed25519, ~/.dtdb), DT_FLEET_DIR
@@ -46,6 +54,7 @@ func run() int {
 	port := fs.Int("port", 0, "port of every sshd (default 22, or 2222 or 22222 if something listens on 0.0.0.0:22)")
 	user := fs.String("user", "fleet", "login user written to ~/.ssh/config")
 	runit := fs.Bool("runit", false, "give every host a runsvdir with the services sleeper, flaky, stopped, crashing, logged and slowstop")
+	systemd := fs.Int("systemd", 0, "start N systemd containers c001.. instead (real systemd, sshd, sudo, demo units; login as root, or as fleet@c001)")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: dtfleet [flags] [-- CMD ARGS...]\n\n"+
@@ -63,7 +72,11 @@ func run() int {
 	}
 	args := fs.Args()
 
-	if err := fleet.Available(); err != nil {
+	available := fleet.Available
+	if *systemd > 0 {
+		available = fleet.AvailableSystemd
+	}
+	if err := available(); err != nil {
 		fmt.Fprintln(os.Stderr, "dtfleet:", err)
 		return 1
 	}
@@ -87,15 +100,27 @@ func run() int {
 		logw = prefixWriter{os.Stderr}
 	}
 	t0 := time.Now()
-	f, err := fleet.Start(ctx, fleet.Options{
-		Dir:       *dir,
-		N:         *n,
-		FirstAddr: *first,
-		Port:      *port,
-		User:      *user,
-		Runit:     *runit,
-		Log:       logw,
-	})
+	var f *fleet.Fleet
+	var err error
+	if *systemd > 0 {
+		f, err = fleet.StartSystemd(ctx, fleet.SystemdOptions{
+			Dir:       *dir,
+			N:         *systemd,
+			FirstAddr: *first,
+			Port:      *port,
+			Log:       logw,
+		})
+	} else {
+		f, err = fleet.Start(ctx, fleet.Options{
+			Dir:       *dir,
+			N:         *n,
+			FirstAddr: *first,
+			Port:      *port,
+			User:      *user,
+			Runit:     *runit,
+			Log:       logw,
+		})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dtfleet:", err)
 		return 1
@@ -124,7 +149,11 @@ func run() int {
 			fmt.Printf("#   %-8s %-15s %s\n", h.Name, h.Addr, strings.Join(h.Tags, " "))
 		}
 		fmt.Printf("# In another shell: . %s && dt tag:linux ssh date\n", envFile)
-		fmt.Printf("# (OpenSSH's ssh ignores $HOME: ssh -F %s h001)\n", f.SSHConfig)
+		fmt.Printf("# (OpenSSH's ssh ignores $HOME: ssh -F %s %s)\n", f.SSHConfig, f.Hosts[0].Name)
+		if *systemd > 0 {
+			fmt.Printf("# Users: root (default), %s@HOST (sudo password %q), %s@HOST (no user manager)\n",
+				fleet.SystemdUser, fleet.SudoPassword, fleet.NoLingerUser)
+		}
 		fmt.Print(f.EnvFile())
 		fmt.Printf("# Running until SIGINT or SIGTERM (pid %d).\n", os.Getpid())
 		<-ctx.Done()

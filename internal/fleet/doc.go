@@ -36,4 +36,14 @@
 // fleets started at the same time by different test binaries (go test ./...
 // runs packages in parallel) never collide. StartBlackhole, StartSilent and
 // Fleet.SpareAddr provide misbehaving "hosts" for timeout tests.
+//
+// StartSystemd starts a different kind of fleet with the same Fleet type:
+// containers c001.. with real systemd as PID 1 (systemd-nspawn --boot over
+// an overlay of a Debian base that is built once with debootstrap and
+// cached), each with its own sshd on its own loopback address, sudo, a
+// lingering user with a real user manager, and the DemoUnits. The client
+// logs in as root; SystemdUser and NoLingerUser are one "user@" away, or
+// the default of a home written by Fleet.UserHome. AvailableSystemd,
+// RequireSystemd and StartSystemdTest work like their sshd counterparts,
+// with DT_REQUIRE_SYSTEMD as the switch CI sets.
 package fleet

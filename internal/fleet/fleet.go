@@ -127,7 +127,8 @@ type Fleet struct {
 	release func() // drops the address reservation
 
 	mu      sync.Mutex
-	procs   []*hostProc // by host index; nil until started
+	procs   []*hostProc   // by host index; nil until started
+	sysd    *systemdFleet // containers, for fleets started by StartSystemd
 	stopped bool
 	stopErr error
 }
@@ -515,6 +516,9 @@ func (f *Fleet) RemoteProcs(substr string) ([]int, error) {
 func (f *Fleet) StopHost(name string) error {
 	for i := range f.Hosts {
 		if f.Hosts[i].Name == name {
+			if f.sysd != nil {
+				return f.sysd.stopHost(f, i)
+			}
 			f.mu.Lock()
 			p := f.procs[i]
 			f.mu.Unlock()
@@ -558,6 +562,9 @@ func (f *Fleet) Stop() error {
 		}(i, p)
 	}
 	wg.Wait()
+	if f.sysd != nil {
+		errs = append(errs, f.sysd.stop(f))
+	}
 	// Everything a host ran died with it; anything left is a bug.
 	if left, err := fleetProcs(f.ID, ""); err == nil && len(left) > 0 {
 		killAll(left, syscall.SIGKILL)
