@@ -163,6 +163,16 @@ func isEntry(r output.Record) bool {
 
 const noEntries = "-- no entries --"
 
+// noAccessMark is what accessCheck prints on stderr when the login user
+// cannot read the system journal.
+const noAccessMark = "dt: journal: no access to the system journal"
+
+// accessCheck precedes a system journalctl: with -o json journalctl says
+// nothing when the user can only see its own entries, so a short-format
+// probe of zero entries asks it for its hint first.
+const accessCheck = `case "$(journalctl -n 0 --no-pager 2>&1 >/dev/null)" in ` +
+	`*"not seeing messages from other users"*|*"insufficient permissions"*) echo "` + noAccessMark + `" >&2;; esac; `
+
 func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	var entries int
 	lines := &lineWriter{line: func(line []byte) {
@@ -175,6 +185,8 @@ func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 	cmd := j.cmd
 	if j.user {
 		cmd = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" ` + cmd
+	} else {
+		cmd = accessCheck + cmd
 	}
 	res, err := h.Run(ctx, runner.Command{Cmd: cmd, Stdout: lines, Stderr: &stderr})
 	lines.flush()
@@ -188,8 +200,7 @@ func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 	}
 	errText := string(stderr.Bytes())
 	switch {
-	case strings.Contains(errText, "not seeing messages from other users") ||
-		strings.Contains(errText, "insufficient permissions"):
+	case strings.Contains(errText, noAccessMark):
 		msg := "cannot read the system journal as the login user (only its own entries were shown); " +
 			"hint: add the user to group systemd-journal (or adm), or use --sudo"
 		emit(h.Record(output.Fail, output.StageModule, []byte(msg), res.ExitCode))

@@ -35,7 +35,11 @@ const sudoPasswordVar = "dt_sudo_pw"
 // NOPASSWD credential never leaves the password where the command could
 // read it), and then runs the command with "sudo -n", which uses the
 // credential just validated; the command's own standard input follows the
-// password line.
+// password line. Without a terminal sudo keys that credential on the
+// parent process, so both sudo runs must be children of the same shell:
+// the trailing "exit" keeps the shell from exec'ing the last one, and
+// "sudo -k" then drops the credential instead of leaving it cached on the
+// host.
 func sudoWrap(c runner.Command, password []byte) runner.Command {
 	inner := `sudo -n -- env SVDIR="${SVDIR-}" sh -c ` + Quote(c.Cmd)
 	if password == nil {
@@ -44,7 +48,7 @@ func sudoWrap(c runner.Command, password []byte) runner.Command {
 	}
 	c.Cmd = "IFS= read -r " + sudoPasswordVar + " || exit 1; " +
 		"printf '%s\\n' \"$" + sudoPasswordVar + "\" | sudo -S -p '' -v || exit 1; " +
-		"unset " + sudoPasswordVar + "; " + inner
+		"unset " + sudoPasswordVar + "; " + inner + "; dt_rc=$?; sudo -k; exit $dt_rc"
 	in := io.Reader(bytes.NewReader(append(bytes.Clone(password), '\n')))
 	if c.Stdin != nil {
 		in = io.MultiReader(in, c.Stdin)

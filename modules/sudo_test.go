@@ -17,18 +17,21 @@ import (
 // only "s3cret". The real sudo is tested end to end in e2e.
 const fakeSudo = `#!/bin/sh
 state="$FAKE_SUDO_STATE"
+# Like sudo without a terminal, the credential is kept for the parent
+# process only.
+[ "$1" = -k ] && { rm -f "$state/ok"; exit 0; }
 if [ "$1" = -S ]; then
 	case "$FAKE_SUDO_MODE" in
 	cached|nopasswd) exit 0 ;;
 	esac
 	IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
 	[ "$pw" = s3cret ] || { echo "sudo: 1 incorrect password attempt" >&2; exit 1; }
-	: > "$state/ok"; exit 0
+	echo "$PPID" > "$state/ok"; exit 0
 fi
 [ "$1" = -n ] && [ "$2" = -- ] || { echo "fake sudo: unexpected args $*" >&2; exit 2; }
 case "$FAKE_SUDO_MODE" in
 cached|nopasswd) ;;
-*) [ -e "$state/ok" ] || { echo "sudo: a password is required" >&2; exit 1; } ;;
+*) [ "$(cat "$state/ok" 2>/dev/null)" = "$PPID" ] || { echo "sudo: a password is required" >&2; exit 1; } ;;
 esac
 shift 2
 exec "$@"
@@ -68,6 +71,9 @@ func TestSudoWrapShell(t *testing.T) {
 		}
 		cmd.Stdin = c.Stdin
 		out, err := cmd.CombinedOutput()
+		if _, err := os.Stat(filepath.Join(state, "ok")); err == nil {
+			t.Errorf("mode %s: the sudo credential was left cached", tt.mode)
+		}
 		exit := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			exit = ee.ExitCode()

@@ -539,6 +539,14 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	}
 	msg += "; " + strings.Join(problems, "; ")
 	if j.lines > 0 {
+		if first == nil {
+			// Give journald a moment for the unit's last output: stream
+			// lines may trail systemd's own messages about the failure.
+			select {
+			case <-time.After(journalGrace):
+			case <-ctx.Done():
+			}
+		}
 		if lines := j.journal(ctx, h, unit, since); len(lines) > 0 {
 			msg += "\n" + strings.TrimRight(string(lines), "\n")
 		}
@@ -550,6 +558,10 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	emit(h.Record(output.Fail, output.StageModule, []byte(msg), exit))
 	return true
 }
+
+// journalGrace is how long a failed action waits before reading the
+// journal when no settle window has already passed.
+const journalGrace = 500 * time.Millisecond
 
 // expect says what state the verb should leave the unit in.
 func (j systemctlJob) expect(before unitState) (active, stopped bool) {
