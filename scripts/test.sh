@@ -50,5 +50,6 @@ fuzz ./output/ FuzzEscapeRoundTrip
 fuzz ./output/ FuzzParse
 fuzz ./hosts/ FuzzParseInventory
 fuzz ./hosts/ FuzzParsePattern
+fuzz ./modules/ FuzzParseSVStatus
 
 echo "== all tests passed"
