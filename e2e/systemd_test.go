@@ -413,6 +413,23 @@ func TestSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("journal follow until --timeout", func(t *testing.T) {
+		t0 := time.Now()
+		r := dt(t, f, nil, "", "--timeout", "2s", "all:", "journal", "-f", "-n", "1")
+		took := time.Since(t0)
+		if r.code != 0 || strings.Contains(r.stdout, "fail::") {
+			t.Errorf("exit %d, want 0 and no failures:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if took < 2*time.Second || took > 15*time.Second {
+			t.Errorf("took %v, want about 2s", took)
+		}
+		for _, h := range all {
+			if !strings.Contains(r.stdout, "okay::dt:journal:"+h+":") {
+				t.Errorf("%s: no line before the timeout", h)
+			}
+		}
+	})
+
 	t.Run("svc on systemd", func(t *testing.T) {
 		r := dt(t, f, nil, "", "all:", "svc", "status", "demo-ok", "demo-fail")
 		recs := unitRecords(t, r.stdout)
