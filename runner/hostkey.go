@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ func (e *HostKeyError) Error() string {
 // to the first known_hosts file under a lock.
 type hostKeys struct {
 	mu        sync.Mutex
-	callbacks map[string]ssh.HostKeyCallback
+	callbacks map[string]*knownHostsDB
 	accepted  map[string]ssh.PublicKey // addr -> key accepted this run
 	probe     ssh.PublicKey
 }
@@ -55,10 +56,22 @@ type hostKeys struct {
 func newHostKeys() *hostKeys {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	probe, _ := ssh.NewPublicKey(pub)
-	return &hostKeys{callbacks: map[string]ssh.HostKeyCallback{}, accepted: map[string]ssh.PublicKey{}, probe: probe}
+	return &hostKeys{callbacks: map[string]*knownHostsDB{}, accepted: map[string]ssh.PublicKey{}, probe: probe}
 }
 
-func (h *hostKeys) db(files []string) (ssh.HostKeyCallback, error) {
+// knownHostsDB is one set of known_hosts files: x/crypto's callback, which
+// does every check, and an index of the key types listed for plain host
+// names, used only to choose which host key algorithms to ask for. The
+// callback scans every line for every host, so asking it which keys a host
+// has (with a probe key) as well as checking the key made each host cost
+// two passes over known_hosts: quadratic in the number of hosts.
+type knownHostsDB struct {
+	cb    ssh.HostKeyCallback
+	types map[string][]string // "host port" -> key types, in file order
+	probe bool                // some line is hashed, a pattern or marked: ask cb
+}
+
+func (h *hostKeys) db(files []string) (*knownHostsDB, error) {
 	var existing []string
 	for _, f := range files {
 		if _, err := os.Stat(f); err == nil {
@@ -68,15 +81,70 @@ func (h *hostKeys) db(files []string) (ssh.HostKeyCallback, error) {
 	key := strings.Join(existing, "\x00")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if cb, ok := h.callbacks[key]; ok {
-		return cb, nil
+	if db, ok := h.callbacks[key]; ok {
+		return db, nil
 	}
 	cb, err := knownhosts.New(existing...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	h.callbacks[key] = cb
-	return cb, nil
+	db := &knownHostsDB{cb: cb, types: map[string][]string{}}
+	for _, f := range existing {
+		if err := db.index(f); err != nil {
+			db.probe = true
+		}
+	}
+	h.callbacks[key] = db
+	return db, nil
+}
+
+// index records the key types of file's plain lines ("name[,name...] TYPE
+// KEY"), parsing them as knownhosts does (lines it skips are skipped).
+// Anything the index cannot answer exactly (hashed names, wildcards,
+// negations, @cert-authority, @revoked) sets probe.
+func (db *knownHostsDB) index(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		if line[0] == '@' || line[0] == '|' || strings.ContainsAny(f[0], "*?!|") {
+			db.probe = true
+			continue
+		}
+		if len(f) < 3 {
+			continue
+		}
+		blob, err := base64.StdEncoding.DecodeString(f[2])
+		if err != nil {
+			continue
+		}
+		k, err := ssh.ParsePublicKey(blob)
+		if err != nil || k.Type() != f[1] {
+			continue
+		}
+		for _, p := range strings.Split(f[0], ",") {
+			if p == "" {
+				continue
+			}
+			host, port, err := net.SplitHostPort(p)
+			if err != nil {
+				if p[0] == '[' {
+					db.probe = true // knownhosts rejects the whole line
+					continue
+				}
+				host, port = p, "22"
+			}
+			hp := host + " " + port
+			db.types[hp] = append(db.types[hp], f[1])
+		}
+	}
+	return nil
 }
 
 // algorithms lists the host key algorithms known_hosts has keys of for
@@ -86,18 +154,26 @@ func (h *hostKeys) algorithms(t *Target) []string {
 	if t.HostKeys == Off {
 		return nil
 	}
-	cb, err := h.db(t.KnownHostsFiles)
+	db, err := h.db(t.KnownHostsFiles)
 	if err != nil {
 		return nil
 	}
-	var ke *knownhosts.KeyError
-	if err := cb(t.Addr(), fakeAddr(t.Addr()), h.probe); !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
+	var types []string
+	if db.probe {
+		var ke *knownhosts.KeyError
+		if err := db.cb(t.Addr(), fakeAddr(t.Addr()), h.probe); !errors.As(err, &ke) {
+			return nil
+		}
+		for _, k := range ke.Want {
+			types = append(types, k.Key.Type())
+		}
+	} else {
+		types = db.types[t.HostName+" "+t.Port]
 	}
 	var algos []string
 	seen := map[string]bool{}
-	for _, k := range ke.Want {
-		for _, a := range algorithmsFor(k.Key.Type()) {
+	for _, kt := range types {
+		for _, a := range algorithmsFor(kt) {
 			if !seen[a] {
 				seen[a] = true
 				algos = append(algos, a)
@@ -129,12 +205,12 @@ func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
 	}
 	addr := t.Addr()
 	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
-		cb, err := h.db(t.KnownHostsFiles)
+		db, err := h.db(t.KnownHostsFiles)
 		if err != nil {
 			return err
 		}
 		// Check the dialed name, not the tunnel's remote address.
-		err = cb(addr, fakeAddr(addr), key)
+		err = db.cb(addr, fakeAddr(addr), key)
 		if err == nil {
 			return nil
 		}

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -116,5 +119,69 @@ func TestHostKeyAlgorithms(t *testing.T) {
 	}
 	if got := hk.algorithms(&Target{HostName: "10.0.0.9", Port: "22", HostKeys: Strict, KnownHostsFiles: []string{kh}}); got != nil {
 		t.Errorf("unknown host: algorithms = %q, want nil", got)
+	}
+}
+
+// The known_hosts index must choose the same algorithms as asking
+// knownhosts with a probe key, which is what it replaces.
+func TestHostKeyAlgorithmsIndexAgreesWithProbe(t *testing.T) {
+	ed, ed2 := newKey(t), newKey(t)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ssh.NewPublicKey(&ec.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := knownhosts.Line([]string{"h1", "10.0.0.1"}, ed) + "\n" +
+		knownhosts.Line([]string{"10.0.0.1"}, ecKey) + "\n" +
+		knownhosts.Line([]string{"[10.0.0.2]:2222"}, ecKey) + "\n" +
+		"10.0.0.3 ssh-ed25519 not-base64!\n" +
+		"10.0.0.4 ssh-rsa " + strings.Fields(knownhosts.Line([]string{"x"}, ed))[2] + "\n" + // type mismatch: skipped
+		"  # comment\n\n" +
+		knownhosts.Line([]string{"::1"}, ed2) + "\n"
+	targets := []struct{ host, port string }{
+		{"10.0.0.1", "22"}, {"h1", "22"}, {"10.0.0.2", "2222"}, {"10.0.0.2", "22"},
+		{"10.0.0.3", "22"}, {"10.0.0.4", "22"}, {"::1", "22"}, {"nope", "22"},
+	}
+	for _, tt := range []struct {
+		name, text string
+		probe      bool // the index must give up and ask knownhosts
+	}{
+		{"plain", plain, false},
+		{"hashed", plain + knownhosts.Line([]string{knownhosts.HashHostname("10.0.0.9")}, ed) + "\n", true},
+		{"wildcard", plain + knownhosts.Line([]string{"10.0.0.*"}, ed2) + "\n", true},
+		{"revoked", plain + "@revoked " + knownhosts.Line([]string{"*"}, ed2) + "\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			hk := newHostKeys()
+			db, err := hk.db([]string{kh})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db.probe != tt.probe {
+				t.Fatalf("probe = %v, want %v", db.probe, tt.probe)
+			}
+			for _, tg := range targets {
+				target := &Target{HostName: tg.host, Port: tg.port, HostKeys: Strict, KnownHostsFiles: []string{kh}}
+				db.probe = tt.probe
+				got := hk.algorithms(target)
+				db.probe = true
+				want := hk.algorithms(target)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s:%s: algorithms = %q, knownhosts probe says %q", tg.host, tg.port, got, want)
+				}
+			}
+			// Not vacuous: both keys of 10.0.0.1, in file order.
+			got := hk.algorithms(&Target{HostName: "10.0.0.1", Port: "22", HostKeys: Strict, KnownHostsFiles: []string{kh}})
+			if want := []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("10.0.0.1: algorithms = %q, want %q", got, want)
+			}
+		})
 	}
 }

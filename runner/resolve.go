@@ -56,7 +56,7 @@ func (t *Target) String() string {
 // Resolver turns inventory hosts into Targets through ssh_config.
 type Resolver struct {
 	cfg   Config
-	files []*ssh_config.Config
+	files []*configIndex
 }
 
 // NewResolver reads the ssh_config files named in cfg. A file that exists
@@ -76,28 +76,18 @@ func NewResolver(cfg Config) (*Resolver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ssh config %s: %w", name, err)
 		}
-		r.files = append(r.files, c)
+		r.files = append(r.files, newConfigIndex(c))
 	}
 	return r, nil
 }
 
-func (r *Resolver) get(alias, key string) string {
-	for _, c := range r.files {
-		if v, err := c.Get(alias, key); err == nil && v != "" {
-			return v
-		}
+// lookup returns the ssh_config blocks that apply to alias.
+func (r *Resolver) lookup(alias string) *hostConfig {
+	h := &hostConfig{alias: alias, files: make([][]*ssh_config.Host, len(r.files))}
+	for i, x := range r.files {
+		h.files[i] = x.blocks(alias)
 	}
-	return ""
-}
-
-func (r *Resolver) getAll(alias, key string) []string {
-	var all []string
-	for _, c := range r.files {
-		if v, err := c.GetAll(alias, key); err == nil {
-			all = append(all, v...)
-		}
-	}
-	return all
+	return h
 }
 
 // maxJumpDepth bounds ProxyJump chains (a jump host's own ProxyJump counts).
@@ -139,22 +129,23 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 	}
 	alias := hop.Name
 	t := &Target{Name: alias}
-	t.HostName = r.get(alias, "HostName")
+	sc := r.lookup(alias)
+	t.HostName = sc.get("HostName")
 	if t.HostName == "" {
 		t.HostName = alias
 	}
 	t.HostName = strings.ReplaceAll(t.HostName, "%h", alias)
-	t.Port = firstNonEmpty(hop.Port, r.get(alias, "Port"), "22")
+	t.Port = firstNonEmpty(hop.Port, sc.get("Port"), "22")
 	if p, err := strconv.Atoi(t.Port); err != nil || p < 1 || p > 65535 {
 		return nil, fmt.Errorf("%s: bad port %q", alias, t.Port)
 	}
-	t.User = firstNonEmpty(hop.User, r.get(alias, "User"), r.cfg.LocalUser)
+	t.User = firstNonEmpty(hop.User, sc.get("User"), r.cfg.LocalUser)
 	exp := expander{home: r.cfg.Home, local: r.cfg.LocalUser, host: t.HostName, user: t.User, alias: alias, port: t.Port}
-	for _, f := range r.getAll(alias, "IdentityFile") {
+	for _, f := range sc.getAll("IdentityFile") {
 		t.IdentityFiles = append(t.IdentityFiles, exp.path(f))
 	}
-	t.IdentitiesOnly = strings.EqualFold(r.get(alias, "IdentitiesOnly"), "yes")
-	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
+	t.IdentitiesOnly = strings.EqualFold(sc.get("IdentitiesOnly"), "yes")
+	if v := sc.get("UserKnownHostsFile"); v != "" {
 		for _, f := range strings.Fields(v) {
 			if f != "/dev/null" && !strings.EqualFold(f, "none") {
 				t.KnownHostsFiles = append(t.KnownHostsFiles, exp.path(f))
@@ -166,18 +157,18 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 			filepath.Join(r.cfg.Home, ".ssh", "known_hosts2"),
 		}
 	}
-	if v := r.get(alias, "GlobalKnownHostsFile"); v != "" {
+	if v := sc.get("GlobalKnownHostsFile"); v != "" {
 		for _, f := range strings.Fields(v) {
 			t.KnownHostsFiles = append(t.KnownHostsFiles, exp.path(f))
 		}
 	} else {
 		t.KnownHostsFiles = append(t.KnownHostsFiles, "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 	}
-	t.HashKnownHosts = strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")
+	t.HashKnownHosts = strings.EqualFold(sc.get("HashKnownHosts"), "yes")
 	t.HostKeys = r.cfg.HostKeys
 	if t.HostKeys == "" {
 		t.HostKeys = Strict
-		if v := r.get(alias, "StrictHostKeyChecking"); v != "" {
+		if v := sc.get("StrictHostKeyChecking"); v != "" {
 			p, err := ParseHostKeyPolicy(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: ssh_config StrictHostKeyChecking: %w", alias, err)
@@ -188,7 +179,7 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 	t.ConnectTimeout = r.cfg.ConnectTimeout
 	if t.ConnectTimeout == 0 {
 		t.ConnectTimeout = DefaultConnectTimeout
-		if v := r.get(alias, "ConnectTimeout"); v != "" {
+		if v := sc.get("ConnectTimeout"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
 				return nil, fmt.Errorf("%s: ssh_config ConnectTimeout %q is not a positive number of seconds", alias, v)
@@ -197,7 +188,7 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 		}
 	}
 	t.KeepAlive, t.KeepAliveMax = r.cfg.keepAlive(), 3
-	if v := r.get(alias, "ServerAliveInterval"); v != "" {
+	if v := sc.get("ServerAliveInterval"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("%s: ssh_config ServerAliveInterval %q is not a number of seconds", alias, v)
@@ -207,20 +198,20 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 			t.KeepAlive = -1
 		}
 	}
-	if v := r.get(alias, "ServerAliveCountMax"); v != "" {
+	if v := sc.get("ServerAliveCountMax"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("%s: ssh_config ServerAliveCountMax %q is not a positive number", alias, v)
 		}
 		t.KeepAliveMax = n
 	}
-	if pc := r.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
+	if pc := sc.get("ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
 		return nil, fmt.Errorf("%s: ssh_config ProxyCommand is not supported; use ProxyJump", alias)
 	}
 	if skipProxyJump {
 		return t, nil
 	}
-	pj := r.get(alias, "ProxyJump")
+	pj := sc.get("ProxyJump")
 	if pj == "" || strings.EqualFold(pj, "none") {
 		return t, nil
 	}
