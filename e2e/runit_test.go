@@ -220,6 +220,12 @@ func TestRunit(t *testing.T) {
 			{[]string{"hup"}, output.Okay, `sleeper (run pid=\d+ uptime=\d+s normally=up|down uptime=0s normally=up want=up)`, ""},
 			{[]string{"up"}, output.Okay, `sleeper run pid=\d+ uptime=\d+s normally=up`, "run: sleeper: (pid "},
 		} {
+			if st.args[0] == "restart" {
+				// runit may lose a TERM sent in the first second after a
+				// service starts (see "hostile names"): restart a
+				// service that has been up for a moment, as deploys do.
+				time.Sleep(1100 * time.Millisecond)
+			}
 			args := append([]string{"all:", "runit"}, st.args...)
 			r := dt(t, f, nil, "", append(args, "sleeper")...)
 			recs, _ := svRecords(t, r.stdout, "sleeper")

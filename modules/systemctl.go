@@ -539,15 +539,7 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	}
 	msg += "; " + strings.Join(problems, "; ")
 	if j.lines > 0 {
-		if first == nil {
-			// Give journald a moment for the unit's last output: stream
-			// lines may trail systemd's own messages about the failure.
-			select {
-			case <-time.After(journalGrace):
-			case <-ctx.Done():
-			}
-		}
-		if lines := j.journal(ctx, h, unit, since); len(lines) > 0 {
+		if lines := j.failureJournal(ctx, h, unit, since, first == nil); len(lines) > 0 {
 			msg += "\n" + strings.TrimRight(string(lines), "\n")
 		}
 	}
@@ -559,9 +551,47 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	return true
 }
 
-// journalGrace is how long a failed action waits before reading the
-// journal when no settle window has already passed.
-const journalGrace = 500 * time.Millisecond
+// journalWaits are the pauses before each read of a failed unit's journal
+// when no settle window has passed yet. The unit's own output reaches
+// journald through a stream that a busy journald may read well after
+// systemd's messages about the failure, so while the lines read so far come
+// from systemd alone, dt waits and reads again.
+var journalWaits = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// failureJournal reads the unit's journal for a failure record, waiting for
+// the unit's own lines as journalWaits says (after a settle window it reads
+// once, at once).
+func (j systemctlJob) failureJournal(ctx context.Context, h *Host, unit string, since int64, wait bool) []byte {
+	waits := journalWaits
+	if !wait {
+		waits = []time.Duration{0}
+	}
+	var lines []byte
+	for _, d := range waits {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return lines
+		}
+		lines = j.journal(ctx, h, unit, since)
+		if hasUnitOutput(lines) {
+			break
+		}
+	}
+	return lines
+}
+
+// hasUnitOutput says whether short-iso journal lines include one that is
+// not systemd's own ("HOST systemd[PID]: ...").
+func hasUnitOutput(lines []byte) bool {
+	for _, l := range strings.Split(string(lines), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && !strings.HasPrefix(f[2], "systemd[") {
+			return true
+		}
+	}
+	return false
+}
 
 // expect says what state the verb should leave the unit in.
 func (j systemctlJob) expect(before unitState) (active, stopped bool) {

@@ -193,3 +193,11 @@ func TestParseClockShow(t *testing.T) {
 		t.Errorf("garbage accepted")
 	}
 }
+
+func TestHasUnitOutput(t *testing.T) {
+	systemdOnly := "2026-11-29T12:54:01+0000 web1 systemd[1]: Starting app.service...\n2026-11-29T12:54:01+0000 web1 systemd[1]: Failed to start app.service.\n"
+	withUnit := systemdOnly + "2026-11-29T12:54:01+0000 web1 sh[131]: app: config invalid\n"
+	if hasUnitOutput([]byte(systemdOnly)) || !hasUnitOutput([]byte(withUnit)) || hasUnitOutput(nil) {
+		t.Error("hasUnitOutput misjudges")
+	}
+}
