@@ -513,8 +513,10 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 		}
 	}
 	switch {
-	case wantActive && !after.active():
+	case wantActive && !after.active() && first != nil:
 		problems = append(problems, fmt.Sprintf("%s: not active after %s", j.verb, j.settle))
+	case wantActive && !after.active():
+		problems = append(problems, j.verb+": not active")
 	case wantStopped && !after.stopped():
 		problems = append(problems, fmt.Sprintf("%s: still %s", j.verb, after["ActiveState"]))
 	}
