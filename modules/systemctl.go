@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -612,20 +613,73 @@ func (j systemctlJob) expect(before unitState) (active, stopped bool) {
 	return false, false
 }
 
-// journal returns the unit's journal lines since the remote clock read
+// journal returns the unit's last journal lines since the remote clock read
 // before the action, or nil when there are none or they cannot be read.
+//
+// "journalctl -u UNIT" alone misses the output of processes that exit
+// within milliseconds (a daemon rejecting its config): journald cannot tell
+// their unit any more and stores the lines without it. So the same remote
+// command also asks for the lines of the unit's exec processes by PID (from
+// "systemctl show": ExecStartPre=... pid=N ...), and the two are merged.
 func (j systemctlJob) journal(ctx context.Context, h *Host, unit string, since int64) []byte {
-	words := []string{"journalctl"}
+	jc := []string{"journalctl"}
+	sc := []string{"systemctl"}
 	if j.user {
-		words = append(words, "--user")
+		jc = append(jc, "--user")
+		sc = append(sc, "--user")
 	}
-	words = append(words, "--no-pager", "-q", "-o", "short-iso", "-n", strconv.Itoa(j.lines),
-		"--since", "@"+strconv.FormatInt(since, 10), "-u", unit)
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(QuoteAll(words))})
+	jc = append(jc, "--no-pager", "-q", "-o", "short-iso-precise", "-n", strconv.Itoa(j.lines),
+		"--since", "@"+strconv.FormatInt(since, 10))
+	props := []string{"show"}
+	for _, p := range execProps {
+		props = append(props, "-p", p)
+	}
+	q := Quote(unit)
+	script := "pids=$(" + QuoteAll(sc) + " " + QuoteAll(props) + " -- " + q +
+		` | grep -o 'pid=[0-9]*\|MainPID=[0-9]*' | grep -o '[0-9]*$' | grep -vx 0 | sort -u); ` +
+		QuoteAll(jc) + " -u " + q + "; " +
+		`if [ -n "$pids" ]; then ` + QuoteAll(jc) + ` $(for p in $pids; do echo "_PID=$p"; done); fi`
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(script)})
 	if err != nil || res.ExitCode != 0 {
 		return nil
 	}
-	return res.Output
+	return lastLines(mergeLines(res.Output), j.lines)
+}
+
+// execProps are the "systemctl show" properties naming the unit's
+// processes.
+var execProps = []string{"ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost", "ExecMainPID"}
+
+// mergeLines sorts journal lines by their leading timestamp (short-iso-
+// precise: fixed width, so text order is time order within one host) and
+// drops duplicates, keeping each line once.
+func mergeLines(out []byte) []string {
+	seen := map[string]bool{}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		lines = append(lines, l)
+	}
+	sort.SliceStable(lines, func(a, b int) bool {
+		ta, _, _ := strings.Cut(lines[a], " ")
+		tb, _, _ := strings.Cut(lines[b], " ")
+		return ta < tb
+	})
+	return lines
+}
+
+// lastLines joins the last n lines.
+func lastLines(lines []string, n int) []byte {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // withUnit prefixes a record's message with the unit name, so every record
