@@ -195,7 +195,7 @@ func moduleList(w io.Writer) {
 	fmt.Fprintln(w, "MODULES")
 	for _, name := range modules.Names() {
 		m, _ := modules.Lookup(name)
-		fmt.Fprintf(w, "   %-8s %s\n", m.Name(), m.Summary())
+		fmt.Fprintf(w, "   %-10s %s\n", m.Name(), m.Summary())
 	}
 	fmt.Fprintln(w, "\nPATTERNS")
 	fmt.Fprint(w, indent(hosts.Grammar, "   "))
