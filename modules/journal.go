@@ -68,7 +68,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 const defaultJournalLines = 50
 
 // Prepare implements Module.
-func (m Journal) Prepare(args []string, _ Options) (Job, error) {
+func (m Journal) Prepare(args []string, opts Options) (Job, error) {
 	fs := flag.NewFlagSet(m.Name(), flag.ContinueOnError)
 	var j journalJob
 	var units stringList
@@ -85,6 +85,9 @@ func (m Journal) Prepare(args []string, _ Options) (Job, error) {
 		return nil, err
 	}
 	units = append(units, rest...)
+	if j.user && opts.Sudo {
+		return nil, usagef(m.Name(), "--user with --sudo would read root's user journal; log in as the user instead (user@host in the inventory)")
+	}
 	words := []string{"journalctl"}
 	if j.user {
 		words = append(words, "--user")

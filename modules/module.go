@@ -49,6 +49,9 @@ type Options struct {
 	// session runs (keystrokes go to the remote side as typed, like ssh);
 	// it returns the function that restores it. Nil: leave it alone.
 	RawTerminal func() (restore func())
+	// Sudo says every remote command will run through sudo (--sudo), so
+	// modules can refuse what makes no sense as root (--user units).
+	Sudo bool
 	// ReadFile reads local files (script); nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 }

@@ -116,6 +116,8 @@ func (m Systemctl) Prepare(args []string, opts Options) (Job, error) {
 		return nil, usagef(m.Name(), "daemon-reload takes no units, got %q", j.units)
 	case kind != verbDaemon && len(j.units) == 0:
 		return nil, usagef(m.Name(), "missing unit; usage: dt PATTERN systemctl %s UNIT...", j.verb)
+	case j.user && opts.Sudo:
+		return nil, usagef(m.Name(), "--user with --sudo would manage root's user units; log in as the user instead (user@host in the inventory)")
 	case j.now && kind != verbFile:
 		return nil, usagef(m.Name(), "--now goes with enable or disable only")
 	case j.settle < 0:

@@ -53,6 +53,16 @@ func TestSystemctlPrepare(t *testing.T) {
 
 // TestSystemctlCmdQuoting: units come after "--", quoted, so they can be
 // neither options nor shell syntax.
+func TestUserWithSudoRefused(t *testing.T) {
+	var ue *UsageError
+	if _, err := (Systemctl{}).Prepare([]string{"--user", "restart", "app"}, Options{Sudo: true}); !errors.As(err, &ue) {
+		t.Errorf("systemctl --user under --sudo: %v, want a usage error", err)
+	}
+	if _, err := (Journal{}).Prepare([]string{"--user"}, Options{Sudo: true}); !errors.As(err, &ue) {
+		t.Errorf("journal --user under --sudo: %v, want a usage error", err)
+	}
+}
+
 func TestSystemctlCmdQuoting(t *testing.T) {
 	j := systemctlJob{}
 	got := j.systemctlCmd([]string{"restart"}, "--now", "x; rm -rf /", "a'b")

@@ -88,6 +88,7 @@ func run(ctx context.Context, opts options, e env) int {
 	modOpts := modules.Options{
 		Timeout:     opts.timeout,
 		Interactive: opts.interactive,
+		Sudo:        opts.sudo,
 		Stdout:      e.stdout,
 		Stderr:      e.stderr,
 	}
