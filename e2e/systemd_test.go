@@ -202,6 +202,47 @@ func TestSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("reload, try-restart, daemon-reload", func(t *testing.T) {
+		pids := map[string]string{}
+		for _, h := range all {
+			pids[h] = inside(t, f, h, "systemctl show -p MainPID --value demo-ok")
+		}
+		r := dt(t, f, nil, "", "all:", "systemctl", "--settle", "500ms", "reload", "demo-ok")
+		if r.code != 0 {
+			t.Errorf("reload: exit %d\n%s", r.code, r.stdout)
+		}
+		recs := unitRecords(t, r.stdout)
+		for _, h := range all {
+			// A reload keeps the process (demo-ok logs it on SIGHUP).
+			checkRecord(t, h+" reload", recs[h]["demo-ok.service"], output.Okay, `demo-ok.service active \(running\) since .*; pid `+pids[h]+`; restarts 0; enabled`)
+			if got := inside(t, f, h, "journalctl -u demo-ok --since -1min --no-pager -q | grep -c 'demo-ok: reloaded' || true"); got == "0" {
+				t.Errorf("%s: demo-ok did not log a reload", h)
+			}
+		}
+		r = dt(t, f, nil, "", "all:", "systemctl", "--settle", "500ms", "reload-or-restart", "demo-ok")
+		if r.code != 0 {
+			t.Errorf("reload-or-restart: exit %d\n%s", r.code, r.stdout)
+		}
+		// try-restart leaves a stopped unit stopped, and that is okay.
+		r = dt(t, f, nil, "", "all:", "systemctl", "try-restart", "demo-stopped")
+		recs = unitRecords(t, r.stdout)
+		for _, h := range all {
+			checkRecord(t, h+" try-restart", recs[h]["demo-stopped.service"], output.Okay, `demo-stopped.service inactive \(dead\).*; disabled`)
+			if got := inside(t, f, h, "systemctl is-active demo-stopped || true"); got != "inactive" {
+				t.Errorf("%s: try-restart started demo-stopped: %s", h, got)
+			}
+		}
+		r = dt(t, f, nil, "", "all:", "systemctl", "daemon-reload")
+		if r.code != 0 || len(lines(r.stdout)) != len(all) {
+			t.Errorf("daemon-reload: exit %d\n%s", r.code, r.stdout)
+		}
+		for _, line := range lines(r.stdout) {
+			if !strings.HasPrefix(line, "okay::dt:systemctl:") || !strings.HasSuffix(line, ":daemon-reload") {
+				t.Errorf("daemon-reload line %q", line)
+			}
+		}
+	})
+
 	t.Run("hostile unit names", func(t *testing.T) {
 		r := dt(t, f, nil, "", "all:", "systemctl", "restart", "--", "--now", "x; touch /tmp/pwned", "$(touch /tmp/pwned2)")
 		if r.code != 1 {
