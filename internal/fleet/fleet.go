@@ -190,34 +190,9 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		return nil, err
 	}
 
-	home := filepath.Join(dir, "home")
-	f = &Fleet{
-		Dir:            dir,
-		Home:           home,
-		ID:             randomID(),
-		User:           o.User,
-		ClientKey:      filepath.Join(home, ".ssh", "id_ed25519"),
-		WrongKey:       filepath.Join(home, ".ssh", "wrong_ed25519"),
-		AuthorizedKeys: filepath.Join(dir, "authorized_keys"),
-		KnownHosts:     filepath.Join(home, ".ssh", "known_hosts"),
-		SSHConfig:      filepath.Join(home, ".ssh", "config"),
-		DB:             filepath.Join(home, ".dtdb"),
-		opts:           o,
-		login:          login,
-	}
-	ports := DefaultPorts
-	if o.Port != 0 {
-		ports = []int{o.Port}
-	}
-	for _, port := range ports {
-		o.Port = port
-		f.first, f.release, err = reserve(o.FirstAddr, o.N+Spares, port, f.ID)
-		if !errors.Is(err, errPortTaken) {
-			break
-		}
-		f.logf("fleet %s: %v", f.ID, err)
-	}
-	if err != nil {
+	f = newFleet(dir, o.User, o)
+	f.login = login
+	if o.Port, err = f.reserveAddrs(o.FirstAddr, o.N, o.Port); err != nil {
 		return nil, err
 	}
 	f.opts = o
@@ -230,19 +205,9 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 
 	seen := map[string]bool{}
 	for i := 0; i < o.N; i++ {
-		name := o.Name(i)
-		if !nameRE.MatchString(name) {
-			return f, fmt.Errorf("fleet: bad host name %q", name)
-		}
-		if seen[name] {
-			return f, fmt.Errorf("fleet: duplicate host name %q", name)
-		}
-		seen[name] = true
-		tags := o.Tags(i)
-		for _, t := range tags {
-			if t == "" || strings.ContainsAny(t, " \t\n#") {
-				return f, fmt.Errorf("fleet: bad tag %q for host %s", t, name)
-			}
+		name, tags := o.Name(i), o.Tags(i)
+		if err := checkHost(name, tags, seen); err != nil {
+			return f, err
 		}
 		hd := filepath.Join(dir, "hosts", name)
 		h := Host{
@@ -262,20 +227,8 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 	}
 	f.procs = make([]*hostProc, o.N)
 
-	if err := mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
-	}
-	if err := mkdir(home, 0o755); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
-	}
-	if f.ClientKeyPub, err = writeKeyPair(f.ClientKey, "dt-fleet-"+f.ID); err != nil {
-		return f, fmt.Errorf("fleet: client key: %w", err)
-	}
-	if _, err = writeKeyPair(f.WrongKey, "dt-fleet-wrong-"+f.ID); err != nil {
-		return f, fmt.Errorf("fleet: wrong client key: %w", err)
-	}
-	if err := writeFile(f.AuthorizedKeys, ssh.MarshalAuthorizedKey(f.ClientKeyPub), 0o644); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
+	if err := f.writeClientKeys(); err != nil {
+		return f, err
 	}
 	f.logf("fleet %s: starting %d hosts %s-%s in %s", f.ID, o.N, f.Hosts[0].Addr, f.Hosts[o.N-1].Addr, dir)
 
@@ -311,6 +264,84 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 	}
 	f.logf("fleet %s: %d hosts up in %v", f.ID, o.N, time.Since(t0).Round(time.Millisecond))
 	return f, nil
+}
+
+// newFleet lays out a fleet in dir: the client side in dir/home, logging
+// in as user. Hosts, addresses and keys come later.
+func newFleet(dir, user string, o Options) *Fleet {
+	home := filepath.Join(dir, "home")
+	return &Fleet{
+		Dir:            dir,
+		Home:           home,
+		ID:             randomID(),
+		User:           user,
+		ClientKey:      filepath.Join(home, ".ssh", "id_ed25519"),
+		WrongKey:       filepath.Join(home, ".ssh", "wrong_ed25519"),
+		AuthorizedKeys: filepath.Join(dir, "authorized_keys"),
+		KnownHosts:     filepath.Join(home, ".ssh", "known_hosts"),
+		SSHConfig:      filepath.Join(home, ".ssh", "config"),
+		DB:             filepath.Join(home, ".dtdb"),
+		opts:           o,
+	}
+}
+
+// reserveAddrs reserves n host addresses (plus Spares) from first, on port,
+// or on the first of DefaultPorts nothing else listens on when port is 0.
+// It returns the port chosen.
+func (f *Fleet) reserveAddrs(first string, n, port int) (int, error) {
+	ports := DefaultPorts
+	if port != 0 {
+		ports = []int{port}
+	}
+	var err error
+	for _, p := range ports {
+		port = p
+		f.first, f.release, err = reserve(first, n+Spares, p, f.ID)
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+		f.logf("fleet %s: %v", f.ID, err)
+	}
+	return port, err
+}
+
+// checkHost rejects a bad or repeated host name and bad tags.
+func checkHost(name string, tags []string, seen map[string]bool) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("fleet: bad host name %q", name)
+	}
+	if seen[name] {
+		return fmt.Errorf("fleet: duplicate host name %q", name)
+	}
+	seen[name] = true
+	for _, t := range tags {
+		if t == "" || strings.ContainsAny(t, " \t\n#") {
+			return fmt.Errorf("fleet: bad tag %q for host %s", t, name)
+		}
+	}
+	return nil
+}
+
+// writeClientKeys creates the client's home, its key, the wrong key and
+// the hosts' shared authorized_keys.
+func (f *Fleet) writeClientKeys() error {
+	if err := mkdir(filepath.Join(f.Home, ".ssh"), 0o700); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	if err := mkdir(f.Home, 0o755); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	var err error
+	if f.ClientKeyPub, err = writeKeyPair(f.ClientKey, "dt-fleet-"+f.ID); err != nil {
+		return fmt.Errorf("fleet: client key: %w", err)
+	}
+	if _, err = writeKeyPair(f.WrongKey, "dt-fleet-wrong-"+f.ID); err != nil {
+		return fmt.Errorf("fleet: wrong client key: %w", err)
+	}
+	if err := writeFile(f.AuthorizedKeys, ssh.MarshalAuthorizedKey(f.ClientKeyPub), 0o644); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	return nil
 }
 
 // hostScript is what PID 1 of a host's fresh namespaces runs: name the host,

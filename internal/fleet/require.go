@@ -12,9 +12,16 @@ import (
 // failure and never a silent skip).
 func Require(t testing.TB) {
 	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv("DT_REQUIRE_SSHD") != "" {
-			t.Fatalf("DT_REQUIRE_SSHD is set: %v", err)
+	require(t, Available, "DT_REQUIRE_SSHD")
+}
+
+// require skips t when available fails, or fails t when the environment
+// variable demand is set.
+func require(t testing.TB, available func() error, demand string) {
+	t.Helper()
+	if err := available(); err != nil {
+		if os.Getenv(demand) != "" {
+			t.Fatalf("%s is set: %v", demand, err)
 		}
 		t.Skip(err)
 	}
@@ -32,7 +39,14 @@ func StartTest(t testing.TB, o Options) *Fleet {
 	if o.Log == nil {
 		o.Log = testLog{t}
 	}
-	f, err := Start(context.Background(), o)
+	return stopAtCleanup(t, func() (*Fleet, error) { return Start(context.Background(), o) })
+}
+
+// stopAtCleanup starts a fleet, fails t if that fails, and stops the fleet
+// when t ends.
+func stopAtCleanup(t testing.TB, start func() (*Fleet, error)) *Fleet {
+	t.Helper()
+	f, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}

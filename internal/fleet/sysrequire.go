@@ -12,17 +12,12 @@ import (
 // silent skip).
 func RequireSystemd(t testing.TB) {
 	t.Helper()
-	if err := AvailableSystemd(); err != nil {
-		if os.Getenv("DT_REQUIRE_SYSTEMD") != "" {
-			t.Fatalf("DT_REQUIRE_SYSTEMD is set: %v", err)
-		}
-		t.Skip(err)
-	}
+	require(t, AvailableSystemd, "DT_REQUIRE_SYSTEMD")
 }
 
 // StartSystemdTest is StartSystemd for tests: it calls RequireSystemd,
-// defaults o.Dir to a new temp dir (removed at the end) and o.Log to t.Log, fails t on error, and
-// stops the fleet in t.Cleanup.
+// defaults o.Dir to a new temp dir (removed at the end) and o.Log to t.Log,
+// fails t on error, and stops the fleet in t.Cleanup.
 func StartSystemdTest(t testing.TB, o SystemdOptions) *Fleet {
 	t.Helper()
 	RequireSystemd(t)
@@ -39,14 +34,5 @@ func StartSystemdTest(t testing.TB, o SystemdOptions) *Fleet {
 	if o.Log == nil {
 		o.Log = testLog{t}
 	}
-	f, err := StartSystemd(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return f
+	return stopAtCleanup(t, func() (*Fleet, error) { return StartSystemd(context.Background(), o) })
 }

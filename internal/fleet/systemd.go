@@ -199,21 +199,8 @@ func StartSystemd(ctx context.Context, o SystemdOptions) (f *Fleet, err error) {
 	if err := mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	home := filepath.Join(dir, "home")
-	f = &Fleet{
-		Dir:            dir,
-		Home:           home,
-		ID:             randomID(),
-		User:           "root",
-		ClientKey:      filepath.Join(home, ".ssh", "id_ed25519"),
-		WrongKey:       filepath.Join(home, ".ssh", "wrong_ed25519"),
-		AuthorizedKeys: filepath.Join(dir, "authorized_keys"),
-		KnownHosts:     filepath.Join(home, ".ssh", "known_hosts"),
-		SSHConfig:      filepath.Join(home, ".ssh", "config"),
-		DB:             filepath.Join(home, ".dtdb"),
-		opts:           Options{Dir: o.Dir, N: o.N, Name: o.Name, Tags: o.Tags, FirstAddr: o.FirstAddr, User: "root", Log: o.Log},
-		sysd:           &systemdFleet{containers: make([]*container, o.N)},
-	}
+	f = newFleet(dir, "root", Options{Dir: o.Dir, N: o.N, Name: o.Name, Tags: o.Tags, FirstAddr: o.FirstAddr, User: "root", Log: o.Log})
+	f.sysd = &systemdFleet{containers: make([]*container, o.N)}
 	sweepContainers(f.logf)
 
 	base, err := systemdBase(ctx, o, f.logf)
@@ -222,19 +209,7 @@ func StartSystemd(ctx context.Context, o SystemdOptions) (f *Fleet, err error) {
 	}
 	f.sysd.base = base
 
-	ports := DefaultPorts
-	if o.Port != 0 {
-		ports = []int{o.Port}
-	}
-	port := 0
-	for _, p := range ports {
-		port = p
-		f.first, f.release, err = reserve(o.FirstAddr, o.N+Spares, port, f.ID)
-		if !errors.Is(err, errPortTaken) {
-			break
-		}
-		f.logf("fleet %s: %v", f.ID, err)
-	}
+	port, err := f.reserveAddrs(o.FirstAddr, o.N, o.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -248,19 +223,12 @@ func StartSystemd(ctx context.Context, o SystemdOptions) (f *Fleet, err error) {
 
 	seen := map[string]bool{}
 	for i := 0; i < o.N; i++ {
-		name := o.Name(i)
-		if !nameRE.MatchString(name) || len(name) > 40 {
+		name, tags := o.Name(i), o.Tags(i)
+		if len(name) > 40 { // nspawn machine names are short
 			return f, fmt.Errorf("fleet: bad host name %q", name)
 		}
-		if seen[name] {
-			return f, fmt.Errorf("fleet: duplicate host name %q", name)
-		}
-		seen[name] = true
-		tags := o.Tags(i)
-		for _, t := range tags {
-			if t == "" || strings.ContainsAny(t, " \t\n#") {
-				return f, fmt.Errorf("fleet: bad tag %q for host %s", t, name)
-			}
+		if err := checkHost(name, tags, seen); err != nil {
+			return f, err
 		}
 		hd := filepath.Join(dir, "hosts", name)
 		upper := filepath.Join(hd, "upper")
@@ -276,20 +244,8 @@ func StartSystemd(ctx context.Context, o SystemdOptions) (f *Fleet, err error) {
 		})
 	}
 
-	if err := mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
-	}
-	if err := mkdir(home, 0o755); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
-	}
-	if f.ClientKeyPub, err = writeKeyPair(f.ClientKey, "dt-fleet-"+f.ID); err != nil {
-		return f, fmt.Errorf("fleet: client key: %w", err)
-	}
-	if _, err = writeKeyPair(f.WrongKey, "dt-fleet-wrong-"+f.ID); err != nil {
-		return f, fmt.Errorf("fleet: wrong client key: %w", err)
-	}
-	if err := writeFile(f.AuthorizedKeys, ssh.MarshalAuthorizedKey(f.ClientKeyPub), 0o644); err != nil {
-		return f, fmt.Errorf("fleet: %w", err)
+	if err := f.writeClientKeys(); err != nil {
+		return f, err
 	}
 	f.logf("fleet %s: booting %d systemd containers %s-%s in %s", f.ID, o.N, f.Hosts[0].Addr, f.Hosts[o.N-1].Addr, dir)
 
