@@ -151,11 +151,7 @@ var tools = []tool{
 				sshArgs += " " + strings.Join(tunedSSH, " ")
 				argv = append(argv, "-f", strconv.Itoa(e.fanout))
 			}
-			var inv []invocation
-			for _, c := range jobLines(j) {
-				inv = append(inv, invocation{argv: append(append([]string(nil), argv...), c), env: []string{"PDSH_SSH_ARGS_APPEND=" + sshArgs}})
-			}
-			return inv
+			return perLine(j, argv, nil, "PDSH_SSH_ARGS_APPEND="+sshArgs)
 		},
 		parse: parsePrefixed("pdsh@"),
 	},
@@ -170,11 +166,7 @@ var tools = []tool{
 				argv = append(argv, "-f", strconv.Itoa(e.fanout))
 			}
 			argv = append(argv, "-o", sshArgs)
-			var inv []invocation
-			for _, c := range jobLines(j) {
-				inv = append(inv, invocation{argv: append(append([]string(nil), argv...), c)})
-			}
-			return inv
+			return perLine(j, argv, nil)
 		},
 		parse: parsePrefixed("clush: "),
 	},
@@ -189,11 +181,7 @@ var tools = []tool{
 				argv = append(argv, "-p", strconv.Itoa(e.fanout))
 			}
 			argv = append(argv, "-x", sshArgs)
-			var inv []invocation
-			for _, c := range jobLines(j) {
-				inv = append(inv, invocation{argv: append(append([]string(nil), argv...), c)})
-			}
-			return inv
+			return perLine(j, argv, nil)
 		},
 		parse: parsePSSH,
 	},
@@ -220,11 +208,7 @@ var tools = []tool{
 					// per host needs neither.
 					"ANSIBLE_SSH_ARGS=-o ControlMaster=no "+strings.Join(tunedSSH, " "))
 			}
-			var inv []invocation
-			for _, c := range jobLines(j) {
-				inv = append(inv, invocation{argv: append(append([]string(nil), argv...), "-a", c), env: vars})
-			}
-			return inv
+			return perLine(j, argv, []string{"-a"}, vars...)
 		},
 		parse: parseAnsible,
 	},
@@ -371,4 +355,15 @@ func writeInventories(e *env, dir string) error {
 		}
 	}
 	return nil
+}
+
+// perLine is one invocation per command line of j: argv, then before, then
+// the line, with env added to the environment.
+func perLine(j job, argv, before []string, env ...string) []invocation {
+	var inv []invocation
+	for _, c := range jobLines(j) {
+		a := append(append(append([]string(nil), argv...), before...), c)
+		inv = append(inv, invocation{argv: a, env: env})
+	}
+	return inv
 }
