@@ -187,7 +187,7 @@ func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 	var stderr bytes.Buffer
 	cmd := j.cmd
 	if j.user {
-		cmd = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" ` + cmd
+		cmd = setRuntimeDir + " " + cmd
 	} else {
 		cmd = accessCheck + cmd
 	}

@@ -160,10 +160,14 @@ const exitNoManager = 97
 // noManagerMark starts the preamble's message; the login name follows.
 const noManagerMark = "dt: no systemd user manager for "
 
-// preamble comes before every remote command of a --user job: it supplies
+// setRuntimeDir gives a session without XDG_RUNTIME_DIR the user's
+// runtime directory, where systemd --user and its journal live.
+const setRuntimeDir = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"`
+
+// userPreamble comes before every remote command of a --user job: it supplies
 // XDG_RUNTIME_DIR when the session lacks it and checks that the user's
 // manager is listening.
-const userPreamble = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; export XDG_RUNTIME_DIR; ` +
+const userPreamble = setRuntimeDir + `; export XDG_RUNTIME_DIR; ` +
 	`[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "` + noManagerMark + `$(id -un)"; exit 97; }; `
 
 // systemctlCmd builds "systemctl [--user] --no-ask-password ARGS -- UNITS",
@@ -213,9 +217,7 @@ func (j systemctlJob) Run(ctx context.Context, h *Host, emit func(output.Record)
 		states, rec, ok := j.show(ctx, h, j.units...)
 		if !ok {
 			for _, u := range j.units {
-				r := rec
-				r.Message = append([]byte(u+": "), rec.Message...)
-				emit(r)
+				emit(withUnit(rec, u))
 			}
 			return
 		}
