@@ -45,11 +45,15 @@ echo "== race detector (unit tests of the concurrent packages)"
 go test -count=1 -race -timeout 20m ./output/ ./runner/ ./modules/
 
 echo "== fuzz (short)"
-fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-10s}" "$1"; }
-fuzz ./output/ FuzzEscapeRoundTrip
-fuzz ./output/ FuzzParse
-fuzz ./hosts/ FuzzParseInventory
-fuzz ./hosts/ FuzzParsePattern
-fuzz ./modules/ FuzzParseSVStatus
+# Budgets are execution counts, not durations: a duration -fuzztime races
+# Go's fuzz coordinator at the deadline and can fail with a bare "context
+# deadline exceeded" and no crasher (golang/go#75804, unfixed in Go 1.26).
+# FUZZTIME overrides every budget (e.g. FUZZTIME=20000000x for a long run).
+fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
+fuzz ./output/ FuzzEscapeRoundTrip 300000x
+fuzz ./output/ FuzzParse 300000x
+fuzz ./hosts/ FuzzParseInventory 200000x
+fuzz ./hosts/ FuzzParsePattern 100000x
+fuzz ./modules/ FuzzParseSVStatus 200000x
 
 echo "== all tests passed"
