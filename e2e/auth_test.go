@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,10 +33,10 @@ func bareConfig(t *testing.T, f *fleet.Fleet, n int, extra string) string {
 	return path
 }
 
-// TestAgentAuth: keys held by a real ssh-agent log in; without the agent
-// the same run fails with an auth error.
-func TestAgentAuth(t *testing.T) {
-	f := shared(t)
+// startSSHAgent starts a real ssh-agent for the test and returns its
+// socket.
+func startSSHAgent(t *testing.T) string {
+	t.Helper()
 	if _, err := exec.LookPath("ssh-agent"); err != nil {
 		t.Fatal("ssh-agent is needed: ", err)
 	}
@@ -44,21 +45,41 @@ func TestAgentAuth(t *testing.T) {
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { agent.Process.Kill(); agent.Wait() }()
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
 	for i := 0; ; i++ {
 		if _, err := os.Stat(sock); err == nil {
-			break
+			return sock
 		}
 		if i > 100 {
 			t.Fatal("ssh-agent did not start")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	add := exec.Command("ssh-add", f.ClientKey)
+}
+
+// sshAdd loads key into the agent at sock, answering its passphrase
+// question (if pass is set) through SSH_ASKPASS.
+func sshAdd(t *testing.T, sock, key, pass string) {
+	t.Helper()
+	add := exec.Command("ssh-add", key)
 	add.Env = []string{"SSH_AUTH_SOCK=" + sock}
+	if pass != "" {
+		askpass := filepath.Join(t.TempDir(), "askpass")
+		os.WriteFile(askpass, []byte("#!/bin/sh\necho '"+pass+"'\n"), 0o700)
+		add.Env = append(add.Env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=:0")
+		add.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("ssh-add: %v %s", err, out)
 	}
+}
+
+// TestAgentAuth: keys held by a real ssh-agent log in; without the agent
+// the same run fails with an auth error.
+func TestAgentAuth(t *testing.T) {
+	f := shared(t)
+	sock := startSSHAgent(t)
+	sshAdd(t, sock, f.ClientKey, "")
 	home := t.TempDir() // no key files at all
 	cfg := bareConfig(t, f, 3, "")
 	r := dt(t, f, []string{"HOME=" + home, "SSH_AUTH_SOCK=" + sock}, "", "-F", cfg, "sys:h001,h002,h003", "ssh", "echo ok")
@@ -68,6 +89,63 @@ func TestAgentAuth(t *testing.T) {
 	r = dt(t, f, []string{"HOME=" + home}, "", "-F", cfg, "sys:h001", "ssh", "echo ok")
 	if r.code != 1 || !strings.Contains(r.stdout, "auth: ") || !strings.Contains(r.stdout, "offered 0 key(s)") {
 		t.Errorf("without agent: exit %d %q", r.code, r.stdout)
+	}
+}
+
+// TestAgentHoldsIdentityFile: as with OpenSSH, an encrypted IdentityFile
+// whose key a real ssh-agent holds logs in through the agent, with no
+// terminal and no passphrase question, with or without IdentitiesOnly;
+// and IdentitiesOnly keeps the agent's other keys out.
+func TestAgentHoldsIdentityFile(t *testing.T) {
+	f := shared(t)
+	const pass = "agent has it"
+	key := encryptedKey(t, f, pass)
+	sock := startSSHAgent(t)
+	sshAdd(t, sock, key, pass)
+	for _, tt := range []struct {
+		name, extra string
+		wantOkay    bool
+	}{
+		{"IdentitiesOnly", "  IdentityFile " + key + "\n  IdentitiesOnly yes", true},
+		{"agent and files", "  IdentityFile " + key, true},
+		{"IdentitiesOnly with another key", "  IdentityFile " + f.WrongKey + "\n  IdentitiesOnly yes", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := bareConfig(t, f, 2, tt.extra)
+			if tt.wantOkay {
+				// On a terminal, too, nothing is asked: the agent signs.
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, dtBin, "-F", cfg, "-N", "sys:h001,h002", "ssh", "echo in")
+				cmd.Env = append(f.Env(), "HOME="+t.TempDir(), "SSH_AUTH_SOCK="+sock)
+				text, err := startOnPTY(t, cmd).wait()
+				if err != nil || strings.Contains(text, "passphrase") {
+					t.Errorf("on a terminal: %v; a passphrase was asked or dt hung", err)
+				}
+				for _, h := range []string{"h001", "h002"} {
+					if !strings.Contains(text, string(output.Okay)+"::dt:ssh:"+h+":in") {
+						t.Errorf("on a terminal: no okay line for %s", h)
+					}
+				}
+			}
+			cmd := exec.Command(dtBin, "-F", cfg, "-N", "sys:h001,h002", "ssh", "echo in")
+			cmd.Env = append(f.Env(), "HOME="+t.TempDir(), "SSH_AUTH_SOCK="+sock)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no terminal to ask on
+			out, _ := cmd.Output()
+			t.Logf("%s", out)
+			recs := records(t, string(out))
+			for _, h := range []string{"h001", "h002"} {
+				r, ok := recs[h]
+				switch {
+				case !ok:
+					t.Errorf("no line for %s", h)
+				case tt.wantOkay && (r.Status != output.Okay || string(r.Message) != "in"):
+					t.Errorf("%s: %s %q, want okay \"in\"", h, r.Status, r.Message)
+				case !tt.wantOkay && (r.Status != output.Fail || !strings.Contains(string(r.Message), "offered 1 key(s)")):
+					t.Errorf("%s: %s %q, want an auth failure offering only the IdentityFile", h, r.Status, r.Message)
+				}
+			}
+		})
 	}
 }
 

@@ -32,6 +32,9 @@ type keyFile struct {
 	once   sync.Once
 	signer ssh.Signer
 	note   string // why the file gave no signer, for auth error messages
+
+	pubOnce sync.Once
+	pub     ssh.PublicKey // the file's public key, read without decrypting
 }
 
 func newKeyring(cfg Config) *keyring {
@@ -40,6 +43,10 @@ func newKeyring(cfg Config) *keyring {
 
 // signers returns the signers to offer to t, agent keys first, and notes
 // about key files that could not be used.
+//
+// Like OpenSSH, an identity file whose key the agent holds is used through
+// the agent: its passphrase is not asked. With IdentitiesOnly, agent keys
+// are offered only when they belong to one of t's identity files.
 func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 	var (
 		out   []ssh.Signer
@@ -59,16 +66,26 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 			files = append(files, filepath.Join(k.cfg.Home, ".ssh", f))
 		}
 	}
-	if !t.IdentitiesOnly {
-		as, err := k.agent()
-		if err != nil {
-			notes = append(notes, err.Error())
-		}
-		for _, s := range as {
+	agentKeys, err := k.agent()
+	if err != nil && !t.IdentitiesOnly {
+		notes = append(notes, err.Error())
+	}
+	inAgent := make(map[string]ssh.Signer, len(agentKeys))
+	for _, s := range agentKeys {
+		inAgent[string(s.PublicKey().Marshal())] = s
+		if !t.IdentitiesOnly {
 			add(s)
 		}
 	}
 	for _, f := range files {
+		if len(inAgent) > 0 {
+			if pub := k.publicKey(f); pub != nil {
+				if s, ok := inAgent[string(pub.Marshal())]; ok {
+					add(s)
+					continue
+				}
+			}
+		}
 		s, note := k.file(f, len(t.IdentityFiles) > 0)
 		if s != nil {
 			add(s)
@@ -77,6 +94,43 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 		}
 	}
 	return out, notes
+}
+
+// publicKey returns the public key of the identity file at path without
+// decrypting it: from the file itself (OpenSSH's format stores it in the
+// clear), else from path.pub. It returns nil when neither has it.
+func (k *keyring) publicKey(path string) ssh.PublicKey {
+	k.mu.Lock()
+	kf := k.files[path]
+	if kf == nil {
+		kf = &keyFile{}
+		k.files[path] = kf
+	}
+	k.mu.Unlock()
+	kf.pubOnce.Do(func() { kf.pub = readPublicKey(path) })
+	return kf.pub
+}
+
+func readPublicKey(path string) ssh.PublicKey {
+	if pem, err := os.ReadFile(path); err == nil {
+		s, err := ssh.ParsePrivateKey(pem)
+		if err == nil {
+			return s.PublicKey()
+		}
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) && missing.PublicKey != nil {
+			return missing.PublicKey
+		}
+	}
+	data, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		return nil
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil
+	}
+	return pub
 }
 
 func (k *keyring) agent() ([]ssh.Signer, error) {
