@@ -347,6 +347,31 @@ func TestSystemd(t *testing.T) {
 		if strings.Count(screen, "fail::dt:sudo:") != len(all) || !strings.Contains(screen, "sudo rejected the password") {
 			t.Errorf("wrong password:\n%s", screen)
 		}
+		// sudoers with timestamp_timeout=0 keeps no credential between
+		// sudo runs: the command's own sudo asks again, and gets the
+		// password through askpass, not stdin.
+		for _, h := range all {
+			inside(t, f, h, `echo 'Defaults:fleet timestamp_timeout=0' > /etc/sudoers.d/zz-dt-test && chmod 440 /etc/sudoers.d/zz-dt-test && visudo -c >/dev/null`)
+		}
+		defer func() {
+			for _, h := range all {
+				inside(t, f, h, "rm -f /etc/sudoers.d/zz-dt-test")
+			}
+		}()
+		cmd = exec.Command(dtBin, "-N", "-D", asFleet, "-K", "all:", "sudo", `env | grep -q '^DT_SUDO_PW=' && echo LEAK; id -u`)
+		cmd.Env = f.Env()
+		term = startOnPTY(t, cmd)
+		term.waitFor("dt: sudo password: ")
+		term.typeIn(fleet.SudoPassword + "\n")
+		screen, err = term.wait()
+		if err != nil {
+			t.Errorf("-K with timestamp_timeout=0: %v\n%s", err, screen)
+		}
+		for _, h := range all {
+			if !strings.Contains(screen, "okay::dt:sudo:"+h+":0") || strings.Contains(screen, "LEAK") {
+				t.Errorf("-K with timestamp_timeout=0: %s did not run as root:\n%s", h, screen)
+			}
+		}
 	})
 
 	t.Run("journal merged by time", func(t *testing.T) {

@@ -26,29 +26,46 @@ type Privilege struct {
 // password never appears in any process's arguments.
 const sudoPasswordVar = "dt_sudo_pw"
 
-// sudoWrap rewrites c so that it runs as root through sudo. Without a
-// password it is "sudo -n -- env SVDIR=... sh -c CMD": sudo resets the
-// environment, and the login session's $SVDIR (runit's service directory)
-// is kept on purpose. With one, the remote shell reads
-// the first line of standard input into a variable, lets sudo validate it
-// (sudo -S -v reads it from a pipe only when it needs it, so a cached or
-// NOPASSWD credential never leaves the password where the command could
-// read it), and then runs the command with "sudo -n", which uses the
-// credential just validated; the command's own standard input follows the
-// password line. Without a terminal sudo keys that credential on the
-// parent process, so both sudo runs must be children of the same shell:
-// the trailing "exit" keeps the shell from exec'ing the last one, and
-// "sudo -k" then drops the credential instead of leaving it cached on the
-// host.
+// sudoAskpassVar is the environment variable that hands the password to
+// sudo's askpass program (printenv) when sudo asks for it again; see
+// sudoWrap.
+const sudoAskpassVar = "DT_SUDO_PW"
+
+// sudoWrap rewrites c so that it runs as root through sudo.
+//
+// Without a password it is "sudo -n -- env SVDIR=... sh -c CMD": sudo
+// resets the environment, and the login session's $SVDIR (runit's service
+// directory) is kept on purpose.
+//
+// With one (-K), the remote shell reads the first line of standard input
+// into a variable and the command's own standard input follows it:
+//
+//   - "sudo -S -v" validates the password, reading it from a pipe only when
+//     it needs it, so a cached or NOPASSWD credential never leaves the
+//     password where the command could read it. A wrong password stops
+//     here, after one attempt (three could lock the account).
+//   - The command runs with "sudo -A": it uses the credential just
+//     validated, and when there is none (timestamp_timeout=0 in sudoers)
+//     sudo runs its askpass program, printenv, which prints the password
+//     from the environment sudo was started with. The variable is named by
+//     sudo's prompt (-p), and removed from the command's environment.
+//     This relies on sudo passing -p's prompt to askpass, which it does
+//     unless PAM asks with a prompt of its own (a translated "Password:").
+//   - Without a terminal sudo keys its credential on the parent process,
+//     so both sudo runs must be children of the same shell: the trailing
+//     "exit" keeps the shell from exec'ing the last one, and "sudo -k" then
+//     drops the credential instead of leaving it cached on the host.
 func sudoWrap(c runner.Command, password []byte) runner.Command {
-	inner := `sudo -n -- env SVDIR="${SVDIR-}" sh -c ` + Quote(c.Cmd)
+	env := `env SVDIR="${SVDIR-}" sh -c ` + Quote(c.Cmd)
 	if password == nil {
-		c.Cmd = inner
+		c.Cmd = "sudo -n -- " + env
 		return c
 	}
 	c.Cmd = "IFS= read -r " + sudoPasswordVar + " || exit 1; " +
 		"printf '%s\\n' \"$" + sudoPasswordVar + "\" | sudo -S -p '' -v || exit 1; " +
-		"unset " + sudoPasswordVar + "; " + inner + "; dt_rc=$?; sudo -k; exit $dt_rc"
+		sudoAskpassVar + "=$" + sudoPasswordVar + " SUDO_ASKPASS=$(command -v printenv) " +
+		"sudo -A -p " + sudoAskpassVar + " -- env -u " + sudoAskpassVar + " -u SUDO_ASKPASS " + strings.TrimPrefix(env, "env ") +
+		"; dt_rc=$?; unset " + sudoPasswordVar + "; sudo -k; exit $dt_rc"
 	in := io.Reader(bytes.NewReader(append(bytes.Clone(password), '\n')))
 	if c.Stdin != nil {
 		in = io.MultiReader(in, c.Stdin)

@@ -14,26 +14,41 @@ import (
 
 // fakeSudo stands in for sudo in TestSudoWrapShell. Modes: "cached" and
 // "nopasswd" never read a password; "needs" reads one line and accepts
-// only "s3cret". The real sudo is tested end to end in e2e.
+// only "s3cret"; "nocache" (timestamp_timeout=0) accepts it too but keeps
+// no credential, so every run asks again, through askpass under -A. It
+// resets no environment, so the wrapper must clean it. The real sudo is
+// tested end to end in e2e.
 const fakeSudo = `#!/bin/sh
 state="$FAKE_SUDO_STATE"
 # Like sudo without a terminal, the credential is kept for the parent
 # process only.
 [ "$1" = -k ] && { rm -f "$state/ok"; exit 0; }
+cached() { [ "$(cat "$state/ok" 2>/dev/null)" = "$PPID" ]; }
 if [ "$1" = -S ]; then
 	case "$FAKE_SUDO_MODE" in
 	cached|nopasswd) exit 0 ;;
 	esac
 	IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
 	[ "$pw" = s3cret ] || { echo "sudo: 1 incorrect password attempt" >&2; exit 1; }
-	echo "$PPID" > "$state/ok"; exit 0
+	[ "$FAKE_SUDO_MODE" = nocache ] || echo "$PPID" > "$state/ok"
+	exit 0
 fi
-[ "$1" = -n ] && [ "$2" = -- ] || { echo "fake sudo: unexpected args $*" >&2; exit 2; }
-case "$FAKE_SUDO_MODE" in
-cached|nopasswd) ;;
-*) [ "$(cat "$state/ok" 2>/dev/null)" = "$PPID" ] || { echo "sudo: a password is required" >&2; exit 1; } ;;
+case "$1" in
+-n) [ "$2" = -- ] || { echo "fake sudo: unexpected args $*" >&2; exit 2; }
+	shift 2
+	case "$FAKE_SUDO_MODE" in
+	cached|nopasswd) ;;
+	*) cached || { echo "sudo: a password is required" >&2; exit 1; } ;;
+	esac ;;
+-A) [ "$2" = -p ] && [ "$4" = -- ] || { echo "fake sudo: unexpected args $*" >&2; exit 2; }
+	prompt=$3
+	shift 4
+	case "$FAKE_SUDO_MODE" in
+	cached|nopasswd) ;;
+	*) cached || [ "$("$SUDO_ASKPASS" "$prompt")" = s3cret ] || { echo "sudo: 1 incorrect password attempt" >&2; exit 1; } ;;
+	esac ;;
+*) echo "fake sudo: unexpected args $*" >&2; exit 2 ;;
 esac
-shift 2
 exec "$@"
 `
 
@@ -54,13 +69,17 @@ func TestSudoWrapShell(t *testing.T) {
 		{"needs", []byte("s3cret"), "stdin:data\n", 0},
 		{"cached", []byte("s3cret"), "stdin:data\n", 0},
 		{"nopasswd", []byte("s3cret"), "stdin:data\n", 0},
+		{"nocache", []byte("s3cret"), "stdin:data\n", 0},
+		{"nocache", []byte("wrong"), "sudo: 1 incorrect password attempt\n", 1},
 		{"needs", []byte("wrong"), "sudo: 1 incorrect password attempt\n", 1},
 		{"needs", nil, "sudo: a password is required\n", 1},
 		{"nopasswd", nil, "stdin:data\n", 0},
 	}
 	for _, tt := range tests {
 		state := t.TempDir()
-		c := sudoWrap(runner.Command{Cmd: `printf 'stdin:'; cat`, Stdin: strings.NewReader("data\n")}, tt.password)
+		// The command prints its stdin, and anything in its environment
+		// that holds the password.
+		c := sudoWrap(runner.Command{Cmd: `printf 'stdin:'; cat; env | grep 's3cre[t]'; true`, Stdin: strings.NewReader("data\n")}, tt.password)
 		if bytes.Contains([]byte(c.Cmd), []byte("s3cret")) {
 			t.Fatalf("password on the command line: %s", c.Cmd)
 		}
