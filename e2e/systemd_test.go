@@ -413,6 +413,42 @@ func TestSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("journal finds lines that lost their unit", func(t *testing.T) {
+		// A process that logs through syslog and exits before journald
+		// reads the message is stored without its unit: journalctl -u
+		// misses it. Stopping journald while the unit runs makes that
+		// certain. dt also asks for the unit's exec processes by PID.
+		mark := fmt.Sprintf("dtlost%d", time.Now().UnixNano())
+		unit := "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exec logger -t dt-lost " + mark + "'\nExecStartPost=/bin/false\n"
+		pids := map[string]string{}
+		for _, h := range all {
+			inside(t, f, h, "printf \""+unit+"\" > /etc/systemd/system/dt-lost.service && systemctl daemon-reload")
+			inside(t, f, h, `j=$(systemctl show -p MainPID --value systemd-journald); kill -STOP $j; `+
+				`systemctl start dt-lost; rc=$?; sleep 0.3; kill -CONT $j; [ $rc != 0 ]`)
+			pids[h] = inside(t, f, h, "systemctl show -p ExecMainPID --value dt-lost")
+			// The precondition: journald did lose the unit.
+			if n := inside(t, f, h, "journalctl -u dt-lost --no-pager -o cat | grep -c "+mark+" || true"); n != "0" {
+				t.Fatalf("%s: journald kept the unit of the line (%s found with -u); the test needs it lost", h, n)
+			}
+		}
+		r := dt(t, f, nil, "", "all:", "journal", "dt-lost", "-n", "20")
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		for _, h := range all {
+			want := "okay::dt:journal:" + h + ":"
+			found := 0
+			for _, line := range lines(r.stdout) {
+				if strings.HasPrefix(line, want) && strings.HasSuffix(line, " dt-lost["+pids[h]+"]: "+mark) {
+					found++
+				}
+			}
+			if found != 1 {
+				t.Errorf("%s: %d lines dt-lost[%s]: %s, want 1", h, found, pids[h], mark)
+			}
+		}
+	})
+
 	t.Run("journal permissions and --user", func(t *testing.T) {
 		r := dt(t, f, nil, "", "-D", asFleet, "all:", "journal", "demo-ok", "-n", "3")
 		if r.code != 1 || !strings.Contains(r.stdout, "hint: add the user to group systemd-journal") {

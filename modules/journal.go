@@ -5,7 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,10 @@ every host is followed live and lines print as they arrive, until Ctrl-C
 (exit 130; the remote journalctl processes are stopped) or --timeout.
 
 OPTIONS (passed to journalctl)
-   UNIT, -u UNIT   entries of these units only (repeatable)
+   UNIT, -u UNIT   entries of these units only (repeatable); without -f, also
+                   the lines of their latest exec processes found by PID (journald
+                   stores the syslog lines of a process that exits at once
+                   without its unit)
    --user          the login user's own journal (journalctl --user)
    -n N            the last N entries per host (default 50 unless --since/--until)
    --since T, --until T   time bounds, as journalctl takes them ("1 hour ago", "2026-11-23 17:00")
@@ -104,6 +108,7 @@ func (m Journal) Prepare(args []string, opts Options) (Job, error) {
 			words = append(words, o.flag, o.val)
 		}
 	}
+	base := QuoteAll(words)
 	if j.follow {
 		words = append(words, "-f")
 	}
@@ -117,7 +122,47 @@ func (m Journal) Prepare(args []string, opts Options) (Job, error) {
 	if j.follow {
 		return j, nil
 	}
+	if len(units) > 0 && !slices.ContainsFunc(units, isUnitGlob) {
+		// Also the lines of the units' latest exec processes by PID: see
+		// unitPIDs. The second query's entries follow a marker line, and
+		// Run keeps those that journald could not tie to another unit.
+		sc := []string{"systemctl"}
+		if j.user {
+			sc = append(sc, "--user")
+		}
+		j.cmd += "; dt_rc=$?; echo " + pidQueryMark + "; " + unitPIDs(sc, units...) +
+			`if [ -n "$pids" ]; then ` + base + " " + pidMatches + "; fi; exit $dt_rc"
+		j.lines = *n
+		if *n < 0 && *since == "" && *until == "" {
+			j.lines = defaultJournalLines
+		}
+		for _, u := range units {
+			j.units = append(j.units, unitName(u))
+		}
+	}
 	return sortedJournal{j}, nil
+}
+
+// pidQueryMark separates the -u query's entries from those found by PID.
+const pidQueryMark = "--dt-journal-by-pid--"
+
+// isUnitGlob says whether journalctl -u would take u as a pattern, which
+// "systemctl show" cannot look up.
+func isUnitGlob(u string) bool { return strings.ContainsAny(u, "*?[") }
+
+// unitSuffixes are the unit types; a name without one is a service, as
+// journalctl and systemctl read it.
+var unitSuffixes = []string{".service", ".socket", ".target", ".device", ".mount", ".automount",
+	".swap", ".timer", ".path", ".slice", ".scope"}
+
+// unitName is u as journald records it in _SYSTEMD_UNIT.
+func unitName(u string) string {
+	for _, s := range unitSuffixes {
+		if strings.HasSuffix(u, s) {
+			return u
+		}
+	}
+	return u + ".service"
 }
 
 // journalJob runs journalctl on one host and turns each JSON entry into a
@@ -126,6 +171,12 @@ type journalJob struct {
 	cmd    string
 	user   bool
 	follow bool
+
+	// units, when set, are the -u units whose exec processes' entries the
+	// command also asks for by PID (after pidQueryMark); lines is then -n
+	// (-1: no limit), applied again to the union of both queries.
+	units []string
+	lines int
 }
 
 // Unbounded implements UnboundedJob: following holds a host until the
@@ -178,19 +229,39 @@ const accessCheck = `case "$(journalctl -n 0 --no-pager 2>&1 >/dev/null)" in ` +
 	`*"not seeing messages from other users"*|*"insufficient permissions"*) echo "` + noAccessMark + `" >&2;; esac; `
 
 func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
-	var entries int
+	var (
+		entries int
+		byPID   bool
+		union   = map[string]journalEntry{} // by cursor, when j.units is set
+	)
 	lines := &lineWriter{line: func(line []byte) {
-		if msg, ok := formatEntry(line); ok {
+		if string(line) == pidQueryMark {
+			byPID = true
+			return
+		}
+		e, ok := parseEntry(line)
+		switch {
+		case !ok:
+		case j.units == nil:
 			entries++
-			emit(h.Okay(msg))
+			emit(h.Okay(e.msg))
+		case !byPID || e.lostUnit(j.units):
+			union[e.cursor] = e
 		}
 	}}
 	var stderr bytes.Buffer
 	cmd := j.cmd
 	if j.user {
-		cmd = setRuntimeDir + " " + cmd
+		cmd = setRuntimeDir + "; export XDG_RUNTIME_DIR; " + cmd
 	} else {
 		cmd = accessCheck + cmd
+	}
+	if j.units != nil {
+		defer func() {
+			for _, e := range lastEntries(union, j.lines) {
+				emit(h.Okay(e.msg))
+			}
+		}()
 	}
 	res, err := h.Run(ctx, runner.Command{Cmd: cmd, Stdout: lines, Stderr: &stderr})
 	lines.flush()
@@ -210,22 +281,69 @@ func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 		emit(h.Record(output.Fail, output.StageModule, []byte(msg), res.ExitCode))
 	case res.ExitCode != 0:
 		emit(h.Result(res, nil))
-	case entries == 0:
+	case entries == 0 && len(union) == 0:
 		emit(h.Okay([]byte(noEntries)))
 	}
 }
 
-// formatEntry renders one journalctl -o json line as
-// "2026-11-23T17:00:01.123456Z ident[pid]: message".
-func formatEntry(line []byte) ([]byte, bool) {
+// journalEntry is one journalctl -o json entry, rendered.
+type journalEntry struct {
+	usec           int64
+	cursor         string
+	unit, userUnit string // _SYSTEMD_UNIT, _SYSTEMD_USER_UNIT
+	msg            []byte // formatEntry's line
+}
+
+// lostUnit says whether an entry found by PID belongs with units: journald
+// either lost its unit, or recorded one of them.
+func (e journalEntry) lostUnit(units []string) bool {
+	if e.unit == "" && e.userUnit == "" {
+		return true
+	}
+	return slices.Contains(units, e.unit) || slices.Contains(units, e.userUnit)
+}
+
+// lastEntries returns the last n entries of m in time order (all when n is
+// negative).
+func lastEntries(m map[string]journalEntry, n int) []journalEntry {
+	all := make([]journalEntry, 0, len(m))
+	for _, e := range m {
+		all = append(all, e)
+	}
+	sort.Slice(all, func(a, b int) bool {
+		if all[a].usec != all[b].usec {
+			return all[a].usec < all[b].usec
+		}
+		return all[a].cursor < all[b].cursor
+	})
+	if n >= 0 && len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return all
+}
+
+// parseEntry reads one journalctl -o json line.
+func parseEntry(line []byte) (journalEntry, bool) {
 	var e map[string]json.RawMessage
 	if err := json.Unmarshal(line, &e); err != nil {
-		return nil, false
+		return journalEntry{}, false
 	}
 	usec, err := strconv.ParseInt(jsonString(e["__REALTIME_TIMESTAMP"]), 10, 64)
 	if err != nil {
-		return nil, false
+		return journalEntry{}, false
 	}
+	return journalEntry{
+		usec:     usec,
+		cursor:   jsonString(e["__CURSOR"]),
+		unit:     jsonString(e["_SYSTEMD_UNIT"]),
+		userUnit: jsonString(e["_SYSTEMD_USER_UNIT"]),
+		msg:      formatEntry(e, usec),
+	}, true
+}
+
+// formatEntry renders one journal entry as
+// "2026-11-23T17:00:01.123456Z ident[pid]: message".
+func formatEntry(e map[string]json.RawMessage, usec int64) []byte {
 	ts := time.UnixMicro(usec).UTC().Format(timestampLayout)
 	ident := jsonString(e["SYSLOG_IDENTIFIER"])
 	if ident == "" {
@@ -246,7 +364,7 @@ func formatEntry(line []byte) ([]byte, bool) {
 	}
 	b.WriteString(" ")
 	b.Write(jsonBytes(e["MESSAGE"]))
-	return b.Bytes(), true
+	return b.Bytes()
 }
 
 // jsonString decodes a journal field that is a JSON string ("" otherwise).
