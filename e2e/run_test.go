@@ -322,8 +322,9 @@ func TestKeepAliveDeadPeer(t *testing.T) {
 	}
 	t.Logf("output:\n%s", out.String())
 	recs := records(t, out.String())
-	if r := recs["h001"]; r.Status != output.Fail || !strings.HasPrefix(string(r.Message), "session: ") {
-		t.Errorf("h001: %s %q, want a session failure", r.Status, r.Message)
+	want := "session: connection lost: no answer to 2 keepalives sent 1s apart"
+	if r := recs["h001"]; r.Status != output.Fail || !strings.HasPrefix(string(r.Message), want) {
+		t.Errorf("h001: %s %q, want a failure starting %q", r.Status, r.Message, want)
 	}
 }
 

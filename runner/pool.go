@@ -122,6 +122,7 @@ func (p *Pool) Release(t *Target) {
 		<-e.ready
 		if e.client != nil {
 			e.client.Close()
+			lostPeers.Delete(e.client)
 		}
 	}
 }
@@ -266,6 +267,22 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 	return &Error{Stage: output.StageHandshake, Err: fmt.Errorf("ssh handshake with %s: %s", t.Addr(), msg)}
 }
 
+// lostPeers holds, per client that keepAlive gave up on, the
+// *KeepAliveError saying so: Run reports it instead of a bare "connection
+// lost". Release drops it.
+var lostPeers sync.Map
+
+// KeepAliveError is why a connection was closed: the server stopped
+// answering keepalives (ServerAliveInterval, ServerAliveCountMax).
+type KeepAliveError struct {
+	Missed   int
+	Interval time.Duration
+}
+
+func (e *KeepAliveError) Error() string {
+	return fmt.Sprintf("connection lost: no answer to %d keepalives sent %s apart (ServerAliveInterval, ServerAliveCountMax)", e.Missed, e.Interval)
+}
+
 // keepAlive probes the server every interval and closes the connection
 // after max unanswered probes, so a dead peer fails the host instead of
 // hanging it.
@@ -298,6 +315,7 @@ func keepAlive(c *ssh.Client, interval time.Duration, max int) {
 		case <-time.After(interval):
 			missed++
 			if missed >= max {
+				lostPeers.Store(c, &KeepAliveError{Missed: missed, Interval: interval})
 				c.Close()
 				return
 			}

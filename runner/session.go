@@ -47,6 +47,9 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 	}
 	sess, err := c.NewSession()
 	if err != nil {
+		if why := lost(c); why != nil {
+			err = why
+		}
 		return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("open session: %w", err)}
 	}
 	defer sess.Close()
@@ -99,12 +102,22 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 			res.ExitCode = -1
 			res.Signal = exit.Signal()
 		}
+	case lost(c) != nil:
+		return res, &Error{Stage: output.StageSession, Err: lost(c)}
 	case errors.As(err, &missing):
 		return res, stageErr(output.StageSession, "remote command ended without an exit status (connection lost?)")
 	default:
 		return res, &Error{Stage: output.StageSession, Err: err}
 	}
 	return res, nil
+}
+
+// lost returns why keepAlive closed c, or nil.
+func lost(c *ssh.Client) error {
+	if why, ok := lostPeers.Load(c); ok {
+		return why.(error)
+	}
+	return nil
 }
 
 // lockedBuffer lets stdout and stderr copiers share one buffer, so output
