@@ -202,6 +202,59 @@ func TestJumpHost(t *testing.T) {
 	}
 }
 
+// TestProxyCommand: hosts with an ssh_config ProxyCommand are reached
+// through it (here OpenSSH's "ssh -W" via h001); a command that fails
+// gives a fail line with its exit status and its last stderr line while
+// the other hosts answer; no proxy process outlives dt.
+func TestProxyCommand(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 4})
+	home := copyHome(t, f)
+	cfgFile := filepath.Join(home, ".ssh", "config")
+	log := filepath.Join(t.TempDir(), "proxy.log")
+	cfg, _ := os.ReadFile(cfgFile)
+	proxy := "Host h002 h003\n  ProxyCommand sh -c 'echo %n %h %p %r >> " + log + "; exec ssh -F " + cfgFile + " -o BatchMode=yes -W %h:%p h001'\n" +
+		"Host h004\n  ProxyCommand sh -c 'echo proxy says no >&2; exit 7'\n"
+	os.WriteFile(cfgFile, append([]byte(proxy), cfg...), 0o600)
+
+	r := dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "echo $DT_TEST_HOST")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (h004 fails)", r.code)
+	}
+	recs := records(t, r.stdout)
+	for _, h := range []string{"h001", "h002", "h003"} {
+		if rec := recs[h]; rec.Status != output.Okay || string(rec.Message) != h {
+			t.Errorf("%s: %s %q", h, rec.Status, rec.Message)
+		}
+	}
+	want := "connect: ProxyCommand sh -c 'echo proxy says no >&2; exit 7': exit status 7: proxy says no"
+	if rec := recs["h004"]; rec.Status != output.Fail || string(rec.Message) != want {
+		t.Errorf("h004: %s %q, want %q", rec.Status, rec.Message, want)
+	}
+	logged, _ := os.ReadFile(log)
+	for _, h := range []string{"h002", "h003"} {
+		addr := f.Host(h)
+		if line := fmt.Sprintf("%s %s %d %s\n", h, addr.Addr, addr.Port, f.User); !strings.Contains(string(logged), line) {
+			t.Errorf("proxy log %q lacks %q", logged, line)
+		}
+	}
+	// h001 served its own command and one "ssh -W" per proxied host.
+	if n, _ := f.Handshakes("h001"); n != 3 {
+		t.Errorf("h001: %d handshakes, want 3", n)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", "-W .* h001").Output()
+		if len(out) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("proxy processes outlived dt: %s", out)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestLargeFleet: 120 hosts in one run, every one answering for itself.
 func TestLargeFleet(t *testing.T) {
 	if testing.Short() {

@@ -159,11 +159,17 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 		conn net.Conn
 		err  error
 	)
-	if via == nil {
+	switch {
+	case via != nil:
+		conn, err = via.DialContext(dctx, "tcp", addr)
+	case t.ProxyCommand != "":
+		conn, err = startProxy(t.ProxyCommand)
+		if err != nil {
+			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
+		}
+	default:
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", addr)
-	} else {
-		conn, err = via.DialContext(dctx, "tcp", addr)
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -186,6 +192,13 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 		return nil, stageErr(output.StageHandshake, "ssh handshake with %s timed out after %s", addr, t.ConnectTimeout)
 	}
 	if err != nil {
+		if pc, ok := conn.(*proxyConn); ok {
+			// The handshake failed because the command ended: say why.
+			if why := pc.failure(200 * time.Millisecond); why != "" {
+				conn.Close()
+				return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %s", t.ProxyCommand, why)}
+			}
+		}
 		conn.Close()
 		return nil, handshakeError(t, err, len(signers), notes)
 	}

@@ -35,6 +35,9 @@ type Target struct {
 	KeepAlive    time.Duration
 	KeepAliveMax int
 	Jump         []*Target // jump hosts, nearest the client first
+	// ProxyCommand, %-expanded, carries the connection instead of TCP
+	// (ssh_config ProxyCommand; not with Jump).
+	ProxyCommand string
 }
 
 // Addr is the dialed host:port.
@@ -205,14 +208,20 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 		}
 		t.KeepAliveMax = n
 	}
-	if pc := sc.get("ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
-		return nil, fmt.Errorf("%s: ssh_config ProxyCommand is not supported; use ProxyJump", alias)
-	}
 	if skipProxyJump {
+		return t, nil // a jump given in the inventory overrides both
+	}
+	key, pj := sc.first("ProxyJump", "ProxyCommand")
+	if pj == "" || strings.EqualFold(pj, "none") {
 		return t, nil
 	}
-	pj := sc.get("ProxyJump")
-	if pj == "" || strings.EqualFold(pj, "none") {
+	if key == "ProxyCommand" {
+		for _, v := range []struct{ what, val string }{{"host", alias}, {"HostName", t.HostName}, {"user", t.User}} {
+			if err := proxyToken(v.what, v.val); err != nil {
+				return nil, fmt.Errorf("%s: ssh_config ProxyCommand: %w", alias, err)
+			}
+		}
+		t.ProxyCommand = exp.tokens(pj)
 		return t, nil
 	}
 	var hops []hosts.Hop
@@ -248,6 +257,11 @@ func (e expander) path(p string) string {
 	} else if strings.HasPrefix(p, "~/") {
 		p = filepath.Join(e.home, p[2:])
 	}
+	return e.tokens(p)
+}
+
+// tokens expands ssh_config's %-tokens: %% %d %u %h %r %n %p.
+func (e expander) tokens(p string) string {
 	if !strings.Contains(p, "%") {
 		return p
 	}

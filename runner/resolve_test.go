@@ -131,14 +131,65 @@ Host *
 func TestResolveErrors(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
-	os.WriteFile(cfg, []byte("Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\nHost pc\n  ProxyCommand nc %h %p\nHost badto\n  ConnectTimeout x\n"), 0o600)
+	os.WriteFile(cfg, []byte("Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\nHost badto\n  ConnectTimeout x\nHost pc\n  HostName $(reboot)\n  ProxyCommand nc %h %p\n"), 0o600)
 	r, err := NewResolver(Config{Home: dir, SSHConfigFiles: []string{cfg}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"loop1", "pc", "badto"} {
+	for _, name := range []string{"loop1", "badto", "pc"} {
 		if _, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: name}}); err == nil {
 			t.Errorf("Resolve(%s) succeeded, want an error", name)
+		}
+	}
+}
+
+// TestResolveProxyCommand: ProxyCommand's tokens are expanded; between it
+// and ProxyJump the first one given wins, as in OpenSSH; "none" is none;
+// a jump given in the inventory overrides both.
+func TestResolveProxyCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte(`
+Host pc
+  HostName 10.1.2.3
+  User deploy
+  ProxyCommand ssh -W %h:%p -l %r bastion -o SetEnv=for_%n_100%%
+
+Host pc-first
+  ProxyCommand nc %h %p
+
+Host jump-first
+  ProxyJump bastion
+
+Host none
+  ProxyCommand none
+
+Host *
+  ProxyCommand nc -X connect %h %p
+  ProxyJump never-used
+`), 0o600)
+	r, err := NewResolver(Config{Home: dir, LocalUser: "me", SSHConfigFiles: []string{cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		host   hosts.Host
+		proxy  string
+		target string
+	}{
+		{hosts.Host{Hop: hosts.Hop{Name: "pc"}}, "ssh -W 10.1.2.3:22 -l deploy bastion -o SetEnv=for_pc_100%", "deploy@10.1.2.3:22"},
+		{hosts.Host{Hop: hosts.Hop{Name: "pc-first"}}, "nc pc-first 22", "me@pc-first:22"},
+		{hosts.Host{Hop: hosts.Hop{Name: "jump-first"}}, "", "me@jump-first:22 via me@bastion:22"},
+		{hosts.Host{Hop: hosts.Hop{Name: "none"}}, "", "me@none:22"},
+		{hosts.Host{Hop: hosts.Hop{Name: "pc"}, Jump: []hosts.Hop{{Name: "j"}}}, "", "deploy@10.1.2.3:22 via me@j:22"},
+	} {
+		tg, err := r.Resolve(tt.host)
+		if err != nil {
+			t.Errorf("Resolve(%s): %v", tt.host.Name, err)
+			continue
+		}
+		if tg.ProxyCommand != tt.proxy || tg.String() != tt.target {
+			t.Errorf("Resolve(%s) = %s with ProxyCommand %q, want %s with %q", tt.host.Name, tg, tg.ProxyCommand, tt.target, tt.proxy)
 		}
 	}
 }

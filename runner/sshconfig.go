@@ -108,6 +108,36 @@ func firstValue(blocks []*ssh_config.Host, alias, key string) (string, bool) {
 	return "", false
 }
 
+// first returns whichever of keys has a value first, in ssh_config's
+// order (files, then blocks, then lines), and that value. OpenSSH takes
+// ProxyJump and ProxyCommand this way: the first one given wins.
+func (h *hostConfig) first(keys ...string) (key, value string) {
+	for _, blocks := range h.files {
+		for _, b := range blocks {
+			for _, n := range b.Nodes {
+				switch t := n.(type) {
+				case *ssh_config.KV:
+					for _, k := range keys {
+						if strings.EqualFold(t.Key, k) && t.Value != "" {
+							return k, t.Value
+						}
+					}
+				case *ssh_config.Include:
+					for _, k := range keys {
+						if v := t.Get(h.alias, k); v != "" {
+							return k, v
+						}
+					}
+				case *ssh_config.Empty:
+				default:
+					return "", "" // as ssh_config.Get: an unknown node ends the file
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
 // getAll returns every value of key in every file, in order.
 func (h *hostConfig) getAll(key string) []string {
 	var all []string
