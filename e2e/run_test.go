@@ -255,6 +255,33 @@ func TestProxyCommand(t *testing.T) {
 	}
 }
 
+// TestSSHConfigMatch: Match blocks of a real ~/.ssh/config apply to the
+// hosts they select (here a wrong user for h001 only, so its sshd refuses
+// it); a Match criterion dt does not evaluate gives a warning naming the
+// line, and the run goes on.
+func TestSSHConfigMatch(t *testing.T) {
+	f := shared(t)
+	home := copyHome(t, f)
+	cfgFile := filepath.Join(home, ".ssh", "config")
+	cfg, _ := os.ReadFile(cfgFile)
+	match := "Match originalhost h001 !user root\n  User nobody-here\n" +
+		"Match exec \"false\" host h00*\n  Port 1\n"
+	os.WriteFile(cfgFile, append([]byte(match), cfg...), 0o600)
+
+	r := dt(t, f, []string{"HOME=" + home}, "", "sys:h001,h002", "ssh", "echo $DT_TEST_HOST")
+	recs := records(t, r.stdout)
+	if rec := recs["h001"]; rec.Status != output.Fail || !strings.Contains(string(rec.Message), "nobody-here@") {
+		t.Errorf("h001: %s %q, want an auth failure as nobody-here", rec.Status, rec.Message)
+	}
+	if rec := recs["h002"]; rec.Status != output.Okay || string(rec.Message) != "h002" {
+		t.Errorf("h002: %s %q", rec.Status, rec.Message)
+	}
+	want := "dt: warning: " + cfgFile + ":3: Match exec is not evaluated by dt; the block's settings are not used\n"
+	if r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
+	}
+}
+
 // TestLargeFleet: 120 hosts in one run, every one answering for itself.
 func TestLargeFleet(t *testing.T) {
 	if testing.Short() {

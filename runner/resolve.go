@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,8 +60,9 @@ func (t *Target) String() string {
 
 // Resolver turns inventory hosts into Targets through ssh_config.
 type Resolver struct {
-	cfg   Config
-	files []*configIndex
+	cfg      Config
+	files    []*configIndex
+	warnings []string
 }
 
 // NewResolver reads the ssh_config files named in cfg. A file that exists
@@ -74,21 +77,47 @@ func NewResolver(cfg Config) (*Resolver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ssh config: %w", err)
 		}
-		c, err := ssh_config.Decode(f)
+		data, err := io.ReadAll(f)
 		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ssh config: %w", err)
+		}
+		c, err := ssh_config.Decode(bytes.NewReader(rewriteMatch(data)))
 		if err != nil {
 			return nil, fmt.Errorf("ssh config %s: %w", name, err)
 		}
-		r.files = append(r.files, newConfigIndex(c))
+		x := newConfigIndex(name, c)
+		r.files = append(r.files, x)
+		r.warnings = append(r.warnings, x.warnings...)
 	}
 	return r, nil
 }
 
-// lookup returns the ssh_config blocks that apply to alias.
-func (r *Resolver) lookup(alias string) *hostConfig {
-	h := &hostConfig{alias: alias, files: make([][]*ssh_config.Host, len(r.files))}
+// Warnings are what dt could not honour in the ssh_config files (Match
+// criteria it does not evaluate), one line each, for the CLI to print.
+func (r *Resolver) Warnings() []string { return r.warnings }
+
+// lookup returns the ssh_config lines that apply to hop. When a file has
+// Match blocks, the host and user they test come from a first pass
+// without them.
+func (r *Resolver) lookup(hop hosts.Hop) *hostConfig {
+	t := matchTarget{alias: hop.Name, localUser: r.cfg.LocalUser}
+	match := false
+	for _, x := range r.files {
+		match = match || x.hasMatch
+	}
+	if match {
+		pre := r.collect(matchTarget{alias: hop.Name, noMatch: true})
+		t.host = strings.ReplaceAll(firstNonEmpty(pre.get("HostName"), hop.Name), "%h", hop.Name)
+		t.user = firstNonEmpty(hop.User, pre.get("User"), r.cfg.LocalUser)
+	}
+	return r.collect(t)
+}
+
+func (r *Resolver) collect(t matchTarget) *hostConfig {
+	h := &hostConfig{alias: t.alias, files: make([][]ssh_config.Node, len(r.files)), truncated: make([]bool, len(r.files))}
 	for i, x := range r.files {
-		h.files[i] = x.blocks(alias)
+		h.files[i], h.truncated[i] = x.lines(t)
 	}
 	return h
 }
@@ -132,7 +161,7 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 	}
 	alias := hop.Name
 	t := &Target{Name: alias}
-	sc := r.lookup(alias)
+	sc := r.lookup(hop)
 	t.HostName = sc.get("HostName")
 	if t.HostName == "" {
 		t.HostName = alias

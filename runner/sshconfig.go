@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -14,16 +16,34 @@ import (
 // quadratic in the number of hosts. Blocks whose patterns are all plain
 // names are found through a map; only blocks with wildcards or negations
 // are matched pattern by pattern, once per alias.
+//
+// kevinburke/ssh_config does not know Match: it reads "Match ..." as a
+// keyword of the Host block above it, and the Match block's lines as more
+// lines of that block. configIndex evaluates those Match lines itself (see
+// matchApplies), so blocks holding one are looked at for every alias.
 type configIndex struct {
-	cfg     *ssh_config.Config
-	literal map[string][]int // alias -> indexes of blocks naming it literally
-	other   []int            // blocks with a wildcard or negated pattern
+	name     string
+	cfg      *ssh_config.Config
+	literal  map[string][]int // alias -> indexes of blocks naming it literally
+	other    []int            // blocks with a wildcard, a negation or a Match line
+	hasMatch bool
+	warnings []string // Match criteria dt does not evaluate, by line
 }
 
-func newConfigIndex(c *ssh_config.Config) *configIndex {
-	x := &configIndex{cfg: c, literal: map[string][]int{}}
+func newConfigIndex(name string, c *ssh_config.Config) *configIndex {
+	x := &configIndex{name: name, cfg: c, literal: map[string][]int{}}
 	for i, h := range c.Hosts {
-		if !literalBlock(h) {
+		withMatch := false
+		for _, n := range h.Nodes {
+			if kv, ok := n.(*ssh_config.KV); ok && kv.Key == matchKey {
+				withMatch = true
+				for _, c := range unsupportedCriteria(kv.Value) {
+					x.warnings = append(x.warnings, fmt.Sprintf("%s:%d: Match %s is not evaluated by dt; the block's settings are not used", name, kv.Pos().Line, c))
+				}
+			}
+		}
+		if withMatch || !literalBlock(h) {
+			x.hasMatch = x.hasMatch || withMatch
 			x.other = append(x.other, i)
 			continue
 		}
@@ -35,6 +55,29 @@ func newConfigIndex(c *ssh_config.Config) *configIndex {
 		}
 	}
 	return x
+}
+
+// matchKey is what rewriteMatch renames the Match keyword to.
+const matchKey = "DtMatch"
+
+// rewriteMatch renames every Match keyword of an ssh_config file to
+// matchKey before kevinburke/ssh_config parses it. That parser evaluates
+// only "Match all" and "Match host", the latter against the alias rather
+// than the HostName, and rejects every other criterion, so a user's
+// ~/.ssh/config with "Match exec" or "Match user" would stop dt. Renamed,
+// a Match line is an ordinary keyword of the block above it, the Match
+// block's lines follow it there, and configIndex evaluates it. Line
+// numbers do not change.
+func rewriteMatch(data []byte) []byte {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, l := range lines {
+		rest := bytes.TrimLeft(l, " \t")
+		if len(rest) > 5 && bytes.EqualFold(rest[:5], []byte("match")) && strings.ContainsRune(" \t=", rune(rest[5])) {
+			indent := l[:len(l)-len(rest)]
+			lines[i] = slices.Concat(indent, []byte(matchKey), rest[5:])
+		}
+	}
+	return bytes.Join(lines, nil)
 }
 
 // literalBlock reports whether every pattern of h is a plain name, so that
@@ -53,55 +96,76 @@ func literalBlock(h *ssh_config.Host) bool {
 	return true
 }
 
-// blocks returns the blocks that apply to alias, in file order.
-func (x *configIndex) blocks(alias string) []*ssh_config.Host {
-	idx := slices.Clone(x.literal[alias])
-	for _, i := range x.other {
-		if x.cfg.Hosts[i].Matches(alias) {
-			idx = append(idx, i)
-		}
-	}
-	slices.Sort(idx)
-	out := make([]*ssh_config.Host, len(idx))
-	for j, i := range idx {
-		out[j] = x.cfg.Hosts[i]
-	}
-	return out
+// matchTarget is what Match criteria are tested against.
+type matchTarget struct {
+	alias     string // originalhost
+	host      string // host: HostName as the Host blocks give it, else alias
+	user      string // user: the inventory's, else the Host blocks', else local
+	localUser string
+	noMatch   bool // take no Match block (to find host and user first)
 }
 
-// hostConfig is the ssh_config seen by one alias: the matching blocks of
-// each file, files in order.
+// lines returns the lines of the file that apply to t, in order, and
+// whether the file ended early at a line the parser did not know (as
+// ssh_config.Get, dt then reads nothing after it).
+func (x *configIndex) lines(t matchTarget) ([]ssh_config.Node, bool) {
+	idx := slices.Clone(x.literal[t.alias])
+	idx = append(idx, x.other...)
+	slices.Sort(idx)
+	var out []ssh_config.Node
+	for _, i := range idx {
+		h := x.cfg.Hosts[i]
+		active := h.Matches(t.alias)
+		for _, n := range h.Nodes {
+			switch v := n.(type) {
+			case *ssh_config.KV:
+				if v.Key == matchKey {
+					active = !t.noMatch && matchApplies(v.Value, t)
+				} else if active {
+					out = append(out, v)
+				}
+			case *ssh_config.Include:
+				if active {
+					out = append(out, v)
+				}
+			case *ssh_config.Empty:
+			default:
+				return out, true
+			}
+		}
+	}
+	return out, false
+}
+
+// hostConfig is the ssh_config seen by one alias: the lines that apply to
+// it, file by file, files in order.
 type hostConfig struct {
-	alias string
-	files [][]*ssh_config.Host
+	alias     string
+	files     [][]ssh_config.Node
+	truncated []bool // the file ended early (see configIndex.lines)
 }
 
 // get returns the first value of key, as ssh_config.Config.Get does file
 // by file, the first file with a value winning.
 func (h *hostConfig) get(key string) string {
-	for _, blocks := range h.files {
-		if v, ok := firstValue(blocks, h.alias, key); ok {
+	for _, nodes := range h.files {
+		if v, ok := firstValue(nodes, h.alias, key); ok {
 			return v
 		}
 	}
 	return ""
 }
 
-func firstValue(blocks []*ssh_config.Host, alias, key string) (string, bool) {
-	for _, b := range blocks {
-		for _, n := range b.Nodes {
-			switch t := n.(type) {
-			case *ssh_config.KV:
-				if strings.EqualFold(t.Key, key) {
-					return t.Value, t.Value != ""
-				}
-			case *ssh_config.Include:
-				if v := t.Get(alias, key); v != "" {
-					return v, true
-				}
-			case *ssh_config.Empty:
-			default:
-				return "", false // as ssh_config.Get: an unknown node ends the file
+func firstValue(nodes []ssh_config.Node, alias, key string) (string, bool) {
+	for _, n := range nodes {
+		switch t := n.(type) {
+		case *ssh_config.KV:
+			if strings.EqualFold(t.Key, key) {
+				return t.Value, t.Value != ""
+			}
+		case *ssh_config.Include:
+			if v := t.Get(alias, key); v != "" {
+				return v, true
 			}
 		}
 	}
@@ -109,28 +173,23 @@ func firstValue(blocks []*ssh_config.Host, alias, key string) (string, bool) {
 }
 
 // first returns whichever of keys has a value first, in ssh_config's
-// order (files, then blocks, then lines), and that value. OpenSSH takes
-// ProxyJump and ProxyCommand this way: the first one given wins.
+// order (files, then lines), and that value. OpenSSH takes ProxyJump and
+// ProxyCommand this way: the first one given wins.
 func (h *hostConfig) first(keys ...string) (key, value string) {
-	for _, blocks := range h.files {
-		for _, b := range blocks {
-			for _, n := range b.Nodes {
-				switch t := n.(type) {
-				case *ssh_config.KV:
-					for _, k := range keys {
-						if strings.EqualFold(t.Key, k) && t.Value != "" {
-							return k, t.Value
-						}
+	for _, nodes := range h.files {
+		for _, n := range nodes {
+			switch t := n.(type) {
+			case *ssh_config.KV:
+				for _, k := range keys {
+					if strings.EqualFold(t.Key, k) && t.Value != "" {
+						return k, t.Value
 					}
-				case *ssh_config.Include:
-					for _, k := range keys {
-						if v := t.Get(h.alias, k); v != "" {
-							return k, v
-						}
+				}
+			case *ssh_config.Include:
+				for _, k := range keys {
+					if v := t.Get(h.alias, k); v != "" {
+						return k, v
 					}
-				case *ssh_config.Empty:
-				default:
-					return "", "" // as ssh_config.Get: an unknown node ends the file
 				}
 			}
 		}
@@ -141,28 +200,157 @@ func (h *hostConfig) first(keys ...string) (key, value string) {
 // getAll returns every value of key in every file, in order.
 func (h *hostConfig) getAll(key string) []string {
 	var all []string
-	for _, blocks := range h.files {
-		var vals []string
-		ok := true
-		for _, b := range blocks {
-			for _, n := range b.Nodes {
-				switch t := n.(type) {
-				case *ssh_config.KV:
-					if strings.EqualFold(t.Key, key) {
-						vals = append(vals, t.Value)
-					}
-				case *ssh_config.Include:
-					v, _ := t.GetAll(h.alias, key)
-					vals = append(vals, v...)
-				case *ssh_config.Empty:
-				default:
-					ok = false // as ssh_config.GetAll: the file gives nothing
-				}
-			}
+	for i, nodes := range h.files {
+		if h.truncated[i] {
+			continue // as ssh_config.GetAll: the file gives nothing
 		}
-		if ok {
-			all = append(all, vals...)
+		for _, n := range nodes {
+			switch t := n.(type) {
+			case *ssh_config.KV:
+				if strings.EqualFold(t.Key, key) {
+					all = append(all, t.Value)
+				}
+			case *ssh_config.Include:
+				v, _ := t.GetAll(h.alias, key)
+				all = append(all, v...)
+			}
 		}
 	}
 	return all
+}
+
+// matchApplies evaluates the criteria of a Match line for t: all must
+// hold. dt evaluates all, final (dt reads the config once, as the final
+// pass), canonical (never: dt does not canonicalize names), host,
+// originalhost, user and localuser, each negatable with "!". Criteria it
+// does not evaluate (exec, localnetwork, tagged, ...) make the block not
+// apply; NewResolver warns about them.
+func matchApplies(line string, t matchTarget) bool {
+	words := matchWords(line)
+	if len(words) == 0 {
+		return false
+	}
+	for i := 0; i < len(words); i++ {
+		c := strings.ToLower(words[i])
+		neg := strings.HasPrefix(c, "!")
+		c = strings.TrimPrefix(c, "!")
+		var ok bool
+		switch c {
+		case "all", "final":
+			ok = true
+		case "canonical":
+			ok = false
+		case "host", "originalhost", "user", "localuser":
+			if i+1 == len(words) {
+				return false
+			}
+			i++
+			subject := map[string]string{"host": t.host, "originalhost": t.alias, "user": t.user, "localuser": t.localUser}[c]
+			ok = matchPatternList(subject, words[i], c == "host" || c == "originalhost")
+		default:
+			return false
+		}
+		if ok == neg {
+			return false
+		}
+	}
+	return true
+}
+
+// unsupportedCriteria lists the criteria of a Match line that
+// matchApplies does not evaluate.
+func unsupportedCriteria(line string) []string {
+	var out []string
+	words := matchWords(line)
+	for i := 0; i < len(words); i++ {
+		c := strings.TrimPrefix(strings.ToLower(words[i]), "!")
+		switch c {
+		case "all", "final", "canonical":
+		case "host", "originalhost", "user", "localuser":
+			i++
+		default:
+			out = append(out, c)
+			i++ // every other criterion takes an argument
+		}
+	}
+	return out
+}
+
+// matchWords splits a Match line at blanks; double quotes group.
+func matchWords(s string) []string {
+	var (
+		words []string
+		cur   strings.Builder
+		inQ   bool
+		have  bool
+	)
+	for _, r := range s {
+		switch {
+		case r == '"':
+			inQ = !inQ
+			have = true
+		case (r == ' ' || r == '\t') && !inQ:
+			if have {
+				words = append(words, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// matchPatternList matches s against a comma-separated ssh_config pattern
+// list: wildcards * and ?, and "!pattern" entries that veto a match.
+func matchPatternList(s, list string, fold bool) bool {
+	if fold {
+		s = strings.ToLower(s)
+	}
+	found := false
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		if fold {
+			p = strings.ToLower(p)
+		}
+		if wildcard(p, s) {
+			if neg {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+// wildcard matches s against p, where * is any run and ? any one byte.
+func wildcard(p, s string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			for i := len(s); i >= 0; i-- {
+				if wildcard(p[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != p[0] {
+				return false
+			}
+		}
+		p, s = p[1:], s[1:]
+	}
+	return s == ""
 }

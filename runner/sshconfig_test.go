@@ -2,9 +2,12 @@ package runner
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kevinburke/ssh_config"
 
@@ -42,11 +45,12 @@ Host *
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newConfigIndex(cfg)
+	x := newConfigIndex("config", cfg)
 	aliases := []string{"web1", "web2", "web3", "webby", "a.example.com", "bad.example.com", "db1", "nomatch", "WEB1", "web1 "}
 	keys := []string{"HostName", "Port", "User", "IdentityFile", "ProxyJump", "port", "Missing"}
 	for _, a := range aliases {
-		h := &hostConfig{alias: a, files: [][]*ssh_config.Host{x.blocks(a)}}
+		lines, truncated := x.lines(matchTarget{alias: a})
+		h := &hostConfig{alias: a, files: [][]ssh_config.Node{lines}, truncated: []bool{truncated}}
 		for _, k := range keys {
 			t.Run(fmt.Sprintf("%s/%s", a, k), func(t *testing.T) {
 				want, _ := cfg.Get(a, k)
@@ -58,6 +62,103 @@ Host *
 					t.Errorf("getAll = %q, ssh_config.GetAll = %q", got, wantAll)
 				}
 			})
+		}
+	}
+}
+
+// TestMatch: Match blocks apply by host (after HostName), originalhost,
+// user (the inventory's first), localuser, all, negations and pattern
+// lists, as OpenSSH reads them; criteria dt does not evaluate (exec) make
+// the block not apply and give a warning naming file and line. Before,
+// the parser glued a Match block's lines to the Host block above it.
+func TestMatch(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte(`Host web1
+  HostName 10.0.0.1
+
+Match host 10.0.0.*
+  User by-address
+  Port 2201
+
+Host db?
+  Port 5432
+
+Match originalhost db1,!db2 user root
+  IdentityFile ~/.ssh/db1-root
+
+Match originalhost db2 !user root
+  IdentityFile ~/.ssh/db2-not-root
+
+Match localuser me host "mail*"
+  User mailadmin
+
+Match exec "test -e /tmp/on-vpn" host vpn*
+  ProxyJump bastion
+
+Match all
+  ConnectTimeout 7
+`), 0o600)
+	r, err := NewResolver(Config{Home: "/home/me", LocalUser: "me", SSHConfigFiles: []string{cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		hop               hosts.Hop
+		target            string
+		identityFiles     []string
+		connectTimeoutSec int
+	}{
+		{hosts.Hop{Name: "web1"}, "by-address@10.0.0.1:2201", nil, 7},
+		{hosts.Hop{Name: "web2"}, "me@web2:22", nil, 7},
+		{hosts.Hop{Name: "db1", User: "root"}, "root@db1:5432", []string{"/home/me/.ssh/db1-root"}, 7},
+		{hosts.Hop{Name: "db1"}, "me@db1:5432", nil, 7},
+		{hosts.Hop{Name: "db2", User: "root"}, "root@db2:5432", nil, 7},
+		{hosts.Hop{Name: "db2"}, "me@db2:5432", []string{"/home/me/.ssh/db2-not-root"}, 7},
+		{hosts.Hop{Name: "mail1"}, "mailadmin@mail1:22", nil, 7},
+		{hosts.Hop{Name: "vpn1"}, "me@vpn1:22", nil, 7},
+	} {
+		tg, err := r.Resolve(hosts.Host{Hop: tt.hop})
+		if err != nil {
+			t.Errorf("%s: %v", tt.hop.Name, err)
+			continue
+		}
+		if tg.String() != tt.target || !reflect.DeepEqual(tg.IdentityFiles, tt.identityFiles) || tg.ConnectTimeout != time.Duration(tt.connectTimeoutSec)*time.Second {
+			t.Errorf("%s: got %s %q %s, want %s %q %ds", tt.hop.Name, tg, tg.IdentityFiles, tg.ConnectTimeout, tt.target, tt.identityFiles, tt.connectTimeoutSec)
+		}
+	}
+	want := []string{cfg + ":20: Match exec is not evaluated by dt; the block's settings are not used"}
+	if got := r.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+}
+
+func TestRewriteMatch(t *testing.T) {
+	in := "Match all\n  match=host x\n\tMATCH user y\nMatchbox z\n  # Match in a comment\nHost a\n"
+	want := "DtMatch all\n  DtMatch=host x\n\tDtMatch user y\nMatchbox z\n  # Match in a comment\nHost a\n"
+	if got := string(rewriteMatch([]byte(in))); got != want {
+		t.Errorf("rewriteMatch:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestMatchPatternList(t *testing.T) {
+	for _, tt := range []struct {
+		s, list string
+		fold    bool
+		want    bool
+	}{
+		{"web1", "web*", false, true},
+		{"web1", "db*,web?", false, true},
+		{"web1", "web*,!web1", false, false},
+		{"WEB1", "web1", true, true},
+		{"WEB1", "web1", false, false},
+		{"a.b.c", "*.c", false, true},
+		{"abc", "a*c*", false, true},
+		{"ab", "a?c", false, false},
+		{"", "*", false, true},
+	} {
+		if got := matchPatternList(tt.s, tt.list, tt.fold); got != tt.want {
+			t.Errorf("matchPatternList(%q, %q, %v) = %v, want %v", tt.s, tt.list, tt.fold, got, tt.want)
 		}
 	}
 }
@@ -76,7 +177,7 @@ func BenchmarkResolve(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := &Resolver{cfg: Config{Home: "/home/me", LocalUser: "me"}, files: []*configIndex{newConfigIndex(cfg)}}
+		r := &Resolver{cfg: Config{Home: "/home/me", LocalUser: "me"}, files: []*configIndex{newConfigIndex("config", cfg)}}
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			i := 0
 			for b.Loop() {

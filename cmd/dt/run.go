@@ -156,6 +156,9 @@ func run(ctx context.Context, opts options, e env) int {
 		e.errorf("%v", err)
 		return exitUsage
 	}
+	for _, w := range resolver.Warnings() {
+		fmt.Fprintf(e.stderr, "dt: warning: %s\n", w)
+	}
 	pool := runner.NewPool(cfg)
 	defer pool.Close()
 
