@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/dtools/dt/internal/fleet"
@@ -146,3 +148,54 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// TestHostCertificates: hosts presenting OpenSSH host certificates are
+// verified through an "@cert-authority" line of known_hosts, with no
+// per-host key; a certificate from another CA fails every host as unknown
+// under strict checking.
+func TestHostCertificates(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 3, HostCertificates: true})
+	home := copyHome(t, f)
+	knownHosts := filepath.Join(home, ".ssh", "known_hosts")
+	caLine := func(ca ssh.PublicKey) []byte {
+		return append([]byte("@cert-authority 127.* "), ssh.MarshalAuthorizedKey(ca)...)
+	}
+	os.WriteFile(knownHosts, caLine(f.HostCA), 0o600)
+	r := dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "echo $DT_TEST_HOST")
+	recs := records(t, r.stdout)
+	for _, h := range f.Hosts {
+		if rec := recs[h.Name]; rec.Status != output.Okay || string(rec.Message) != h.Name {
+			t.Errorf("%s: %s %q", h.Name, rec.Status, rec.Message)
+		}
+	}
+
+	// Plain keys only (the fleet's own known_hosts): dt asks for the
+	// plain key it can check, not for the certificate.
+	plain, _ := os.ReadFile(f.KnownHosts)
+	os.WriteFile(knownHosts, plain, 0o600)
+	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
+	if r.code != 0 {
+		t.Errorf("plain known_hosts with certified hosts: exit %d", r.code)
+	}
+	// The CA and a stale plain key for h001: the certificate is asked for
+	// first and vouches for the host; the stale key is not a "change".
+	other, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := knownhosts.Line([]string{f.Host("h001").Addr}, other) + "\n"
+	os.WriteFile(knownHosts, append([]byte(stale), caLine(f.HostCA)...), 0o600)
+	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
+	if r.code != 0 {
+		t.Errorf("CA plus a stale plain key: exit %d", r.code)
+	}
+
+	os.WriteFile(knownHosts, caLine(other), 0o600)
+	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
+	for _, h := range f.Hosts {
+		rec := records(t, r.stdout)[h.Name]
+		if rec.Status != output.Fail || !strings.HasPrefix(string(rec.Message), "hostkey: host certificate for ") {
+			t.Errorf("%s with another CA: %s %q, want a host key failure", h.Name, rec.Status, rec.Message)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,11 +26,20 @@ type HostKeyError struct {
 	Changed bool                  // known_hosts has other keys for Addr
 	Known   []knownhosts.KnownKey // those keys, with file and line
 	Revoked bool
+	// Cert is why the host's certificate was refused (unknown CA, wrong
+	// principal, expired...).
+	Cert error
 }
 
 func (e *HostKeyError) Error() string {
 	offered := e.Key.Type() + " " + ssh.FingerprintSHA256(e.Key)
+	if c, ok := e.Key.(*ssh.Certificate); ok {
+		offered = fmt.Sprintf("%s signed by %s %s", c.Type(), c.SignatureKey.Type(), ssh.FingerprintSHA256(c.SignatureKey))
+	}
 	switch {
+	case e.Cert != nil:
+		return fmt.Sprintf("host certificate for %s refused: %s (server offered %s); known_hosts needs an @cert-authority line for the CA that signed it",
+			e.Addr, strings.TrimPrefix(e.Cert.Error(), "ssh: "), offered)
 	case e.Revoked:
 		return fmt.Sprintf("host key for %s is REVOKED in known_hosts (%s)", e.Addr, offered)
 	case e.Changed:
@@ -69,6 +79,24 @@ type knownHostsDB struct {
 	cb    ssh.HostKeyCallback
 	types map[string][]string // "host port" -> key types, in file order
 	probe bool                // some line is hashed, a pattern or marked: ask cb
+	// caLines are the "@cert-authority" lines, as "file:line". x/crypto's
+	// check compares a host's plain key with the CA keys of the lines that
+	// match the host as if they were host keys: their entries in a
+	// KeyError's Want are CAs, not keys the host had.
+	caLines map[string]bool
+}
+
+// split separates the entries of a KeyError's Want into the host's own
+// keys and whether a CA vouches for the host's certificates.
+func (db *knownHostsDB) split(want []knownhosts.KnownKey) (keys []knownhosts.KnownKey, ca bool) {
+	for _, k := range want {
+		if db.caLines[k.Filename+":"+strconv.Itoa(k.Line)] {
+			ca = true
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys, ca
 }
 
 func (h *hostKeys) db(files []string) (*knownHostsDB, error) {
@@ -88,7 +116,7 @@ func (h *hostKeys) db(files []string) (*knownHostsDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	db := &knownHostsDB{cb: cb, types: map[string][]string{}}
+	db := &knownHostsDB{cb: cb, types: map[string][]string{}, caLines: map[string]bool{}}
 	for _, f := range existing {
 		if err := db.index(f); err != nil {
 			db.probe = true
@@ -107,12 +135,15 @@ func (db *knownHostsDB) index(file string) error {
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
 		f := strings.Fields(line)
+		if f[0] == "@cert-authority" {
+			db.caLines[file+":"+strconv.Itoa(i+1)] = true
+		}
 		if line[0] == '@' || line[0] == '|' || strings.ContainsAny(f[0], "*?!|") {
 			db.probe = true
 			continue
@@ -158,20 +189,38 @@ func (h *hostKeys) algorithms(t *Target) []string {
 	if err != nil {
 		return nil
 	}
-	var types []string
+	var (
+		types []string
+		ca    bool
+	)
 	if db.probe {
 		var ke *knownhosts.KeyError
 		if err := db.cb(t.Addr(), fakeAddr(t.Addr()), h.probe); !errors.As(err, &ke) {
 			return nil
 		}
-		for _, k := range ke.Want {
+		var keys []knownhosts.KnownKey
+		keys, ca = db.split(ke.Want)
+		for _, k := range keys {
 			types = append(types, k.Key.Type())
 		}
 	} else {
 		types = db.types[t.HostName+" "+t.Port]
 	}
+	if ca && len(types) == 0 {
+		return nil // x/crypto's default: certificates first, then plain keys
+	}
 	var algos []string
 	seen := map[string]bool{}
+	if ca {
+		// A CA vouches for this host: ask for a certificate first, as
+		// OpenSSH does, then for the plain keys known_hosts has.
+		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+			if strings.Contains(a, "-cert-") {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
 	for _, kt := range types {
 		for _, a := range algorithmsFor(kt) {
 			if !seen[a] {
@@ -219,10 +268,16 @@ func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
 		switch {
 		case errors.As(err, &re):
 			return &HostKeyError{Addr: addr, Key: key, Revoked: true}
-		case errors.As(err, &ke) && len(ke.Want) > 0:
-			return &HostKeyError{Addr: addr, Key: key, Changed: true, Known: ke.Want}
 		case errors.As(err, &ke):
+			// A CA line is not a key the host had: a host whose plain
+			// key no line lists is unknown, not changed.
+			if known, _ := db.split(ke.Want); len(known) > 0 {
+				return &HostKeyError{Addr: addr, Key: key, Changed: true, Known: known}
+			}
 			return h.unknown(t, key)
+		}
+		if _, ok := key.(*ssh.Certificate); ok {
+			return &HostKeyError{Addr: addr, Key: key, Cert: err}
 		}
 		return err
 	}

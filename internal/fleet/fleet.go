@@ -3,6 +3,8 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +52,11 @@ type Options struct {
 	// Match line are put at the top and override the defaults; the rest (Match
 	// blocks) goes at the end.
 	ExtraSSHDConfig string
+	// HostCertificates gives every host an OpenSSH host certificate for its
+	// key, signed by a CA the fleet makes (Fleet.HostCA), with the host's
+	// name and address as principals. known_hosts still lists the plain
+	// keys; a test of certificates writes "@cert-authority" lines itself.
+	HostCertificates bool
 	// Runit gives every host a runsvdir running as the login user, with
 	// the RunitServices (sleeper, flaky, stopped, ...), and SVDIR set in
 	// its sessions (see Host.SVDir).
@@ -120,6 +127,9 @@ type Fleet struct {
 	KnownHosts     string        // Home/.ssh/known_hosts: "alias,addr KEYTYPE KEY" per host
 	SSHConfig      string        // Home/.ssh/config: Host alias → HostName, Port, User, IdentityFile...
 	DB             string        // Home/.dtdb: "alias tag..." per host
+	HostCA         ssh.PublicKey // the CA of Options.HostCertificates; nil without
+
+	hostCA ssh.Signer
 
 	opts    Options
 	login   loginUser
@@ -229,6 +239,16 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 
 	if err := f.writeClientKeys(); err != nil {
 		return f, err
+	}
+	if o.HostCertificates {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return f, fmt.Errorf("fleet: host CA: %w", err)
+		}
+		if f.hostCA, err = ssh.NewSignerFromKey(priv); err != nil {
+			return f, fmt.Errorf("fleet: host CA: %w", err)
+		}
+		f.HostCA = f.hostCA.PublicKey()
 	}
 	f.logf("fleet %s: starting %d hosts %s-%s in %s", f.ID, o.N, f.Hosts[0].Addr, f.Hosts[o.N-1].Addr, dir)
 
@@ -344,6 +364,25 @@ func (f *Fleet) writeClientKeys() error {
 	return nil
 }
 
+// writeHostCert signs h's host key with the fleet's CA, valid for a day
+// for h's name and address, and returns the certificate's file.
+func (f *Fleet) writeHostCert(h *Host) (string, error) {
+	now := time.Now()
+	cert := &ssh.Certificate{
+		Key:             h.HostKeyPub,
+		CertType:        ssh.HostCert,
+		KeyId:           h.Name,
+		ValidPrincipals: []string{h.Name, h.Addr},
+		ValidAfter:      uint64(now.Add(-time.Hour).Unix()),
+		ValidBefore:     uint64(now.Add(24 * time.Hour).Unix()),
+	}
+	if err := cert.SignCert(rand.Reader, f.hostCA); err != nil {
+		return "", err
+	}
+	file := h.HostKeyFile + "-cert.pub"
+	return file, writeFile(file, ssh.MarshalAuthorizedKey(cert), 0o644)
+}
+
 // hostScript is what PID 1 of a host's fresh namespaces runs: name the host,
 // mount its own /proc, start its runsvdir if asked, and become its sshd.
 const hostScript = `set -e
@@ -372,7 +411,15 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 		return fmt.Errorf("fleet: host key of %s: %w", h.Name, err)
 	}
 	h.HostKeyPub = pub
-	if err := writeFile(h.Config, []byte(f.sshdConfig(h, f.opts.ExtraSSHDConfig)), 0o644); err != nil {
+	extra := f.opts.ExtraSSHDConfig
+	if f.hostCA != nil {
+		certFile, err := f.writeHostCert(h)
+		if err != nil {
+			return fmt.Errorf("fleet: host certificate of %s: %w", h.Name, err)
+		}
+		extra = "HostCertificate " + certFile + "\n" + extra
+	}
+	if err := writeFile(h.Config, []byte(f.sshdConfig(h, extra)), 0o644); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
 	// sshd -E appends: start every run with an empty log, so that
