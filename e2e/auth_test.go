@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +47,14 @@ func startSSHAgent(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	// The socket file appears at bind, before ssh-agent listens: wait
+	// until it accepts a connection.
 	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			return sock
 		}
-		if i > 100 {
+		if i > 250 {
 			t.Fatal("ssh-agent did not start")
 		}
 		time.Sleep(20 * time.Millisecond)
