@@ -52,6 +52,8 @@ type Config struct {
 	SSHConfigFiles []string
 	// AgentSocket is $SSH_AUTH_SOCK; empty disables the agent.
 	AgentSocket string
+	// Shell runs ssh_config ProxyCommands ($SHELL; empty: /bin/sh).
+	Shell string
 	// HostKeys overrides ssh_config StrictHostKeyChecking when non-empty.
 	HostKeys HostKeyPolicy
 	// ConnectTimeout overrides ssh_config ConnectTimeout when non-zero;

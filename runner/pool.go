@@ -163,7 +163,7 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 	case via != nil:
 		conn, err = via.DialContext(dctx, "tcp", addr)
 	case t.ProxyCommand != "":
-		conn, err = startProxy(t.ProxyCommand)
+		conn, err = startProxy(p.cfg.Shell, t.ProxyCommand)
 		if err != nil {
 			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
 		}

@@ -28,9 +28,8 @@ type proxyConn struct {
 	close   sync.Once
 }
 
-// startProxy starts command, already %-expanded.
-func startProxy(command string) (*proxyConn, error) {
-	shell := os.Getenv("SHELL")
+// startProxy starts command, already %-expanded, with shell.
+func startProxy(shell, command string) (*proxyConn, error) {
 	if shell == "" {
 		shell = "/bin/sh"
 	}

@@ -138,6 +138,7 @@ func run(ctx context.Context, opts options, e env) int {
 		Home:           home,
 		LocalUser:      localUser(e.getenv),
 		AgentSocket:    e.getenv("SSH_AUTH_SOCK"),
+		Shell:          e.getenv("SHELL"),
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
