@@ -257,15 +257,19 @@ func TestProxyCommand(t *testing.T) {
 
 // TestSSHConfigMatch: Match blocks of a real ~/.ssh/config apply to the
 // hosts they select (here a wrong user for h001 only, so its sshd refuses
-// it); a Match criterion dt does not evaluate gives a warning naming the
-// line, and the run goes on.
+// it); a Match criterion dt does not evaluate, here in an Included file,
+// gives a warning naming file and line, and the run goes on.
 func TestSSHConfigMatch(t *testing.T) {
 	f := shared(t)
 	home := copyHome(t, f)
 	cfgFile := filepath.Join(home, ".ssh", "config")
 	cfg, _ := os.ReadFile(cfgFile)
-	match := "Match originalhost h001 !user root\n  User nobody-here\n" +
-		"Match exec \"false\" host h00*\n  Port 1\n"
+	// The Match exec block sits in an included file, as tools such as
+	// 1Password's agent setup write it.
+	confD := filepath.Join(home, ".ssh", "conf.d")
+	os.MkdirAll(confD, 0o700)
+	os.WriteFile(filepath.Join(confD, "agent.conf"), []byte("Match host * exec \"test -z $SSH_TTY\"\n  Port 1\n"), 0o600)
+	match := "Include conf.d/*.conf\nMatch originalhost h001 !user root\n  User nobody-here\n"
 	os.WriteFile(cfgFile, append([]byte(match), cfg...), 0o600)
 
 	r := dt(t, f, []string{"HOME=" + home}, "", "sys:h001,h002", "ssh", "echo $DT_TEST_HOST")
@@ -276,7 +280,7 @@ func TestSSHConfigMatch(t *testing.T) {
 	if rec := recs["h002"]; rec.Status != output.Okay || string(rec.Message) != "h002" {
 		t.Errorf("h002: %s %q", rec.Status, rec.Message)
 	}
-	want := "dt: warning: " + cfgFile + ":3: Match exec is not evaluated by dt; the block's settings are not used\n"
+	want := "dt: warning: " + filepath.Join(confD, "agent.conf") + ":1: Match exec is not evaluated by dt; the block's settings are not used\n"
 	if r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}

@@ -1,13 +1,10 @@
 package runner
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,28 +67,32 @@ type Resolver struct {
 func NewResolver(cfg Config) (*Resolver, error) {
 	r := &Resolver{cfg: cfg}
 	for _, name := range cfg.SSHConfigFiles {
-		f, err := os.Open(name)
-		if errors.Is(err, os.ErrNotExist) {
+		// Relative Include paths are in ~/.ssh, or in /etc/ssh for the
+		// system file, as in OpenSSH.
+		base := filepath.Join(cfg.Home, ".ssh")
+		if name == systemSSHConfig {
+			base = filepath.Dir(systemSSHConfig)
+		}
+		l := &configLoader{home: cfg.Home, base: base, files: map[string]*configIndex{}}
+		x, err := l.load(name, 0)
+		if err != nil {
+			return nil, fmt.Errorf("ssh config: %w", err)
+		}
+		if x == nil {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("ssh config: %w", err)
-		}
-		data, err := io.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ssh config: %w", err)
-		}
-		c, err := ssh_config.Decode(bytes.NewReader(rewriteMatch(data)))
-		if err != nil {
-			return nil, fmt.Errorf("ssh config %s: %w", name, err)
-		}
-		x := newConfigIndex(name, c)
 		r.files = append(r.files, x)
-		r.warnings = append(r.warnings, x.warnings...)
+		for _, f := range l.files {
+			r.warnings = append(r.warnings, f.warnings...)
+		}
 	}
+	slices.Sort(r.warnings)
+	r.warnings = slices.Compact(r.warnings)
 	return r, nil
 }
+
+// systemSSHConfig is OpenSSH's system-wide client configuration.
+const systemSSHConfig = "/etc/ssh/ssh_config"
 
 // Warnings are what dt could not honour in the ssh_config files (Match
 // criteria it does not evaluate), one line each, for the CLI to print.

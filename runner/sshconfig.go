@@ -2,7 +2,10 @@ package runner
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -24,21 +27,36 @@ import (
 type configIndex struct {
 	name     string
 	cfg      *ssh_config.Config
-	literal  map[string][]int // alias -> indexes of blocks naming it literally
-	other    []int            // blocks with a wildcard, a negation or a Match line
-	hasMatch bool
-	warnings []string // Match criteria dt does not evaluate, by line
+	literal  map[string][]int                  // alias -> indexes of blocks naming it literally
+	other    []int                             // blocks with a wildcard, a negation or a Match line
+	hasMatch bool                              // here or in an included file
+	includes map[*ssh_config.KV][]*configIndex // the files of each Include line
+	warnings []string                          // Match criteria dt does not evaluate, by line
 }
 
-func newConfigIndex(name string, c *ssh_config.Config) *configIndex {
-	x := &configIndex{name: name, cfg: c, literal: map[string][]int{}}
+// newConfigIndex indexes c, read from the file name. The files its Include
+// lines name are read through l.
+func (l *configLoader) newConfigIndex(name string, c *ssh_config.Config, depth int) (*configIndex, error) {
+	x := &configIndex{name: name, cfg: c, literal: map[string][]int{}, includes: map[*ssh_config.KV][]*configIndex{}}
 	for i, h := range c.Hosts {
 		withMatch := false
 		for _, n := range h.Nodes {
-			if kv, ok := n.(*ssh_config.KV); ok && kv.Key == matchKey {
+			kv, ok := n.(*ssh_config.KV)
+			switch {
+			case !ok:
+			case kv.Key == matchKey:
 				withMatch = true
 				for _, c := range unsupportedCriteria(kv.Value) {
 					x.warnings = append(x.warnings, fmt.Sprintf("%s:%d: Match %s is not evaluated by dt; the block's settings are not used", name, kv.Pos().Line, c))
+				}
+			case kv.Key == includeKey:
+				files, err := l.include(kv.Value, depth)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: Include: %w", name, kv.Pos().Line, err)
+				}
+				x.includes[kv] = files
+				for _, f := range files {
+					x.hasMatch = x.hasMatch || f.hasMatch
 				}
 			}
 		}
@@ -54,27 +72,106 @@ func newConfigIndex(name string, c *ssh_config.Config) *configIndex {
 			}
 		}
 	}
-	return x
+	return x, nil
 }
 
-// matchKey is what rewriteMatch renames the Match keyword to.
-const matchKey = "DtMatch"
+// maxIncludeDepth bounds nested Include lines, as OpenSSH's does.
+const maxIncludeDepth = 16
 
-// rewriteMatch renames every Match keyword of an ssh_config file to
-// matchKey before kevinburke/ssh_config parses it. That parser evaluates
-// only "Match all" and "Match host", the latter against the alias rather
-// than the HostName, and rejects every other criterion, so a user's
-// ~/.ssh/config with "Match exec" or "Match user" would stop dt. Renamed,
-// a Match line is an ordinary keyword of the block above it, the Match
-// block's lines follow it there, and configIndex evaluates it. Line
-// numbers do not change.
-func rewriteMatch(data []byte) []byte {
+// configLoader reads ssh_config files, and the files they Include, each
+// once per run.
+type configLoader struct {
+	home  string // ~ in Include paths
+	base  string // where relative Include paths are: ~/.ssh, or /etc/ssh for the system file
+	files map[string]*configIndex
+}
+
+// load reads and indexes one file; a missing file gives nil.
+func (l *configLoader) load(name string, depth int) (*configIndex, error) {
+	if x, ok := l.files[name]; ok {
+		return x, nil
+	}
+	data, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := ssh_config.Decode(bytes.NewReader(rewriteKeywords(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	x, err := l.newConfigIndex(name, c, depth)
+	if err != nil {
+		return nil, err
+	}
+	l.files[name] = x
+	return x, nil
+}
+
+// include reads the files an Include line names: blank-separated paths,
+// "~" for home, relative to l.base, with glob patterns expanded in
+// lexical order. Files that do not exist are skipped, as by OpenSSH.
+func (l *configLoader) include(value string, depth int) ([]*configIndex, error) {
+	if depth >= maxIncludeDepth {
+		return nil, fmt.Errorf("nested more than %d deep (a loop?)", maxIncludeDepth)
+	}
+	var out []*configIndex
+	for _, p := range strings.Fields(value) {
+		p = strings.Trim(p, `"`)
+		switch {
+		case p == "~":
+			p = l.home
+		case strings.HasPrefix(p, "~/"):
+			p = filepath.Join(l.home, p[2:])
+		case !filepath.IsAbs(p):
+			p = filepath.Join(l.base, p)
+		}
+		names, err := filepath.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("bad pattern %q", p)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			x, err := l.load(name, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if x != nil {
+				out = append(out, x)
+			}
+		}
+	}
+	return out, nil
+}
+
+// matchKey and includeKey are what rewriteKeywords renames Match and
+// Include to.
+const (
+	matchKey   = "DtMatch"
+	includeKey = "DtInclude"
+)
+
+// rewriteKeywords renames the Match and Include keywords of an ssh_config
+// file before kevinburke/ssh_config parses it; line numbers do not change.
+//
+// That parser evaluates only "Match all" and "Match host", the latter
+// against the alias rather than the HostName, and rejects every other
+// criterion, so a ~/.ssh/config with "Match exec" or "Match user" would
+// stop dt. Renamed, a Match line is an ordinary keyword of the block above
+// it, the Match block's lines follow it there, and configIndex evaluates
+// it. Include is renamed so that dt reads the included files the same way
+// (the parser would read them itself, without this rewriting).
+func rewriteKeywords(data []byte) []byte {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	for i, l := range lines {
 		rest := bytes.TrimLeft(l, " \t")
-		if len(rest) > 5 && bytes.EqualFold(rest[:5], []byte("match")) && strings.ContainsRune(" \t=", rune(rest[5])) {
-			indent := l[:len(l)-len(rest)]
-			lines[i] = slices.Concat(indent, []byte(matchKey), rest[5:])
+		for _, k := range []struct{ from, to string }{{"match", matchKey}, {"include", includeKey}} {
+			n := len(k.from)
+			if len(rest) > n && bytes.EqualFold(rest[:n], []byte(k.from)) && strings.ContainsRune(" \t=", rune(rest[n])) {
+				lines[i] = slices.Concat(l[:len(l)-len(rest)], []byte(k.to), rest[n:])
+			}
 		}
 	}
 	return bytes.Join(lines, nil)
@@ -119,13 +216,16 @@ func (x *configIndex) lines(t matchTarget) ([]ssh_config.Node, bool) {
 		for _, n := range h.Nodes {
 			switch v := n.(type) {
 			case *ssh_config.KV:
-				if v.Key == matchKey {
+				switch {
+				case v.Key == matchKey:
 					active = !t.noMatch && matchApplies(v.Value, t)
-				} else if active {
-					out = append(out, v)
-				}
-			case *ssh_config.Include:
-				if active {
+				case !active:
+				case v.Key == includeKey:
+					for _, inc := range x.includes[v] {
+						lines, _ := inc.lines(t)
+						out = append(out, lines...)
+					}
+				default:
 					out = append(out, v)
 				}
 			case *ssh_config.Empty:
@@ -163,10 +263,6 @@ func firstValue(nodes []ssh_config.Node, alias, key string) (string, bool) {
 			if strings.EqualFold(t.Key, key) {
 				return t.Value, t.Value != ""
 			}
-		case *ssh_config.Include:
-			if v := t.Get(alias, key); v != "" {
-				return v, true
-			}
 		}
 	}
 	return "", false
@@ -183,12 +279,6 @@ func (h *hostConfig) first(keys ...string) (key, value string) {
 				for _, k := range keys {
 					if strings.EqualFold(t.Key, k) && t.Value != "" {
 						return k, t.Value
-					}
-				}
-			case *ssh_config.Include:
-				for _, k := range keys {
-					if v := t.Get(h.alias, k); v != "" {
-						return k, v
 					}
 				}
 			}
@@ -210,9 +300,6 @@ func (h *hostConfig) getAll(key string) []string {
 				if strings.EqualFold(t.Key, key) {
 					all = append(all, t.Value)
 				}
-			case *ssh_config.Include:
-				v, _ := t.GetAll(h.alias, key)
-				all = append(all, v...)
 			}
 		}
 	}

@@ -45,7 +45,10 @@ Host *
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newConfigIndex("config", cfg)
+	x, err := (&configLoader{files: map[string]*configIndex{}}).newConfigIndex("config", cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	aliases := []string{"web1", "web2", "web3", "webby", "a.example.com", "bad.example.com", "db1", "nomatch", "WEB1", "web1 "}
 	keys := []string{"HostName", "Port", "User", "IdentityFile", "ProxyJump", "port", "Missing"}
 	for _, a := range aliases {
@@ -133,11 +136,64 @@ Match all
 	}
 }
 
-func TestRewriteMatch(t *testing.T) {
-	in := "Match all\n  match=host x\n\tMATCH user y\nMatchbox z\n  # Match in a comment\nHost a\n"
-	want := "DtMatch all\n  DtMatch=host x\n\tDtMatch user y\nMatchbox z\n  # Match in a comment\nHost a\n"
-	if got := string(rewriteMatch([]byte(in))); got != want {
-		t.Errorf("rewriteMatch:\n%s\nwant\n%s", got, want)
+func TestRewriteKeywords(t *testing.T) {
+	in := "Match all\n  match=host x\n\tMATCH user y\nMatchbox z\n  # Match in a comment\nInclude a b\nincluded x\nHost a\n"
+	want := "DtMatch all\n  DtMatch=host x\n\tDtMatch user y\nMatchbox z\n  # Match in a comment\nDtInclude a b\nincluded x\nHost a\n"
+	if got := string(rewriteKeywords([]byte(in))); got != want {
+		t.Errorf("rewriteKeywords:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestInclude: Include reads files relative to ~/.ssh, with ~ and globs
+// (in lexical order), applies them where the Include line stands (inside
+// a Host or Match block only when that block applies), and evaluates their
+// Match blocks too; missing files are skipped; a loop is an error.
+func TestInclude(t *testing.T) {
+	home := t.TempDir()
+	sshDir := filepath.Join(home, ".ssh")
+	os.MkdirAll(filepath.Join(sshDir, "config.d"), 0o700)
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(sshDir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("config", `Include config.d/* missing-file
+Host web1
+  Include ~/.ssh/web1-only
+Host *
+  User fallback
+`)
+	write("config.d/10-a", "Host db1\n  User from-a\n  Port 2201\n")
+	write("config.d/20-b", "Host db1\n  User from-b\n  IdentityFile ~/.ssh/b\nMatch originalhost db2 exec \"on-vpn\"\n  Port 9\nMatch originalhost db3\n  Port 2203\n")
+	write("web1-only", "Host *\n  Port 2222\n")
+	r, err := NewResolver(Config{Home: home, LocalUser: "me", SSHConfigFiles: []string{filepath.Join(sshDir, "config")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ host, want string }{
+		{"db1", "from-a@db1:2201"},
+		{"db2", "fallback@db2:22"},
+		{"db3", "fallback@db3:2203"},
+		{"web1", "fallback@web1:2222"},
+		{"web2", "fallback@web2:22"},
+	} {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: tt.host}})
+		if err != nil {
+			t.Errorf("%s: %v", tt.host, err)
+			continue
+		}
+		if tg.String() != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.host, tg, tt.want)
+		}
+	}
+	want := []string{filepath.Join(sshDir, "config.d/20-b") + ":4: Match exec is not evaluated by dt; the block's settings are not used"}
+	if got := r.Warnings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+
+	write("loop", "Include loop\n")
+	if _, err := NewResolver(Config{Home: home, SSHConfigFiles: []string{filepath.Join(sshDir, "loop")}}); err == nil || !strings.Contains(err.Error(), "nested more than") {
+		t.Errorf("an Include loop gave %v", err)
 	}
 }
 
@@ -177,7 +233,11 @@ func BenchmarkResolve(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := &Resolver{cfg: Config{Home: "/home/me", LocalUser: "me"}, files: []*configIndex{newConfigIndex("config", cfg)}}
+		x, err := (&configLoader{files: map[string]*configIndex{}}).newConfigIndex("config", cfg, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := &Resolver{cfg: Config{Home: "/home/me", LocalUser: "me"}, files: []*configIndex{x}}
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
