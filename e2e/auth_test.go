@@ -94,6 +94,18 @@ func TestAgentAuth(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stdout, "auth: ") || !strings.Contains(r.stdout, "offered 0 key(s)") {
 		t.Errorf("without agent: exit %d %q", r.code, r.stdout)
 	}
+	// ssh_config IdentityAgent names the agent without $SSH_AUTH_SOCK (as
+	// 1Password's or Secretive's setup does), and "none" turns it off.
+	cfg = bareConfig(t, f, 1, "  IdentityAgent "+sock)
+	r = dt(t, f, []string{"HOME=" + home}, "", "-F", cfg, "sys:h001", "ssh", "echo ok")
+	if r.code != 0 {
+		t.Errorf("IdentityAgent: exit %d %q", r.code, r.stdout)
+	}
+	cfg = bareConfig(t, f, 1, "  IdentityAgent none")
+	r = dt(t, f, []string{"HOME=" + home, "SSH_AUTH_SOCK=" + sock}, "", "-F", cfg, "sys:h001", "ssh", "echo ok")
+	if r.code != 1 || !strings.Contains(r.stdout, "offered 0 key(s)") {
+		t.Errorf("IdentityAgent none: exit %d %q", r.code, r.stdout)
+	}
 }
 
 // TestAgentHoldsIdentityFile: as with OpenSSH, an encrypted IdentityFile

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -23,9 +24,14 @@ type keyring struct {
 	mu    sync.Mutex
 	files map[string]*keyFile
 
-	agentOnce    sync.Once
-	agentSigners []ssh.Signer
-	agentErr     error
+	agents map[string]*agentKeys // by socket path
+}
+
+// agentKeys are the keys of one ssh-agent, asked for once per run.
+type agentKeys struct {
+	once    sync.Once
+	signers []ssh.Signer
+	err     error
 }
 
 type keyFile struct {
@@ -38,7 +44,7 @@ type keyFile struct {
 }
 
 func newKeyring(cfg Config) *keyring {
-	return &keyring{cfg: cfg, files: map[string]*keyFile{}}
+	return &keyring{cfg: cfg, files: map[string]*keyFile{}, agents: map[string]*agentKeys{}}
 }
 
 // signers returns the signers to offer to t, agent keys first, and notes
@@ -66,12 +72,16 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 			files = append(files, filepath.Join(k.cfg.Home, ".ssh", f))
 		}
 	}
-	agentKeys, err := k.agent()
+	sock := k.cfg.AgentSocket
+	if t.IdentityAgent != "" {
+		sock = t.IdentityAgent
+	}
+	fromAgent, err := k.agent(sock)
 	if err != nil && !t.IdentitiesOnly {
 		notes = append(notes, err.Error())
 	}
-	inAgent := make(map[string]ssh.Signer, len(agentKeys))
-	for _, s := range agentKeys {
+	inAgent := make(map[string]ssh.Signer, len(fromAgent))
+	for _, s := range fromAgent {
 		inAgent[string(s.PublicKey().Marshal())] = s
 		if !t.IdentitiesOnly {
 			add(s)
@@ -133,24 +143,33 @@ func readPublicKey(path string) ssh.PublicKey {
 	return pub
 }
 
-func (k *keyring) agent() ([]ssh.Signer, error) {
-	k.agentOnce.Do(func() {
-		if k.cfg.AgentSocket == "" {
-			return
-		}
-		conn, err := net.Dial("unix", k.cfg.AgentSocket)
+// agent returns the keys of the ssh-agent listening on sock (none when
+// sock is empty or "none").
+func (k *keyring) agent(sock string) ([]ssh.Signer, error) {
+	if sock == "" || strings.EqualFold(sock, "none") {
+		return nil, nil
+	}
+	k.mu.Lock()
+	a := k.agents[sock]
+	if a == nil {
+		a = &agentKeys{}
+		k.agents[sock] = a
+	}
+	k.mu.Unlock()
+	a.once.Do(func() {
+		conn, err := net.Dial("unix", sock)
 		if err != nil {
-			k.agentErr = fmt.Errorf("ssh-agent: %w", err)
+			a.err = fmt.Errorf("ssh-agent: %w", err)
 			return
 		}
 		// The connection stays open for the run: agent signers sign
 		// through it.
-		k.agentSigners, k.agentErr = agent.NewClient(conn).Signers()
-		if k.agentErr != nil {
-			k.agentErr = fmt.Errorf("ssh-agent: %w", k.agentErr)
+		a.signers, a.err = agent.NewClient(conn).Signers()
+		if a.err != nil {
+			a.err = fmt.Errorf("ssh-agent %s: %w", sock, a.err)
 		}
 	})
-	return k.agentSigners, k.agentErr
+	return a.signers, a.err
 }
 
 // file loads one key file. Missing default files are silently skipped;

@@ -150,3 +150,30 @@ func TestKeyringSigners(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyringIdentityAgent: ssh_config IdentityAgent picks the agent per
+// host, over $SSH_AUTH_SOCK; "none" uses no agent.
+func TestKeyringIdentityAgent(t *testing.T) {
+	a, b := newTestKey(t), newTestKey(t)
+	sockA, sockB := startAgent(t, a), startAgent(t, b)
+	k := newKeyring(Config{Home: t.TempDir(), AgentSocket: sockA})
+	for _, tt := range []struct {
+		agent string
+		want  []ssh.PublicKey
+	}{
+		{"", []ssh.PublicKey{a.pub}},
+		{sockB, []ssh.PublicKey{b.pub}},
+		{"none", nil},
+	} {
+		got, notes := k.signers(&Target{IdentityAgent: tt.agent})
+		if len(got) != len(tt.want) {
+			t.Errorf("IdentityAgent %q: %d signers, want %d (notes %q)", tt.agent, len(got), len(tt.want), notes)
+			continue
+		}
+		for i := range got {
+			if !bytes.Equal(got[i].PublicKey().Marshal(), tt.want[i].Marshal()) {
+				t.Errorf("IdentityAgent %q: signer %d is not the agent's key", tt.agent, i)
+			}
+		}
+	}
+}

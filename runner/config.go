@@ -54,6 +54,9 @@ type Config struct {
 	AgentSocket string
 	// Shell runs ssh_config ProxyCommands ($SHELL; empty: /bin/sh).
 	Shell string
+	// Getenv reads the environment variables ssh_config may name
+	// (IdentityAgent $VAR); nil reads none.
+	Getenv func(string) string
 	// HostKeys overrides ssh_config StrictHostKeyChecking when non-empty.
 	HostKeys HostKeyPolicy
 	// ConnectTimeout overrides ssh_config ConnectTimeout when non-zero;
@@ -77,4 +80,11 @@ func (c *Config) keepAlive() time.Duration {
 		return 15 * time.Second
 	}
 	return c.KeepAlive
+}
+
+func (c *Config) getenv(name string) string {
+	if c.Getenv == nil {
+		return ""
+	}
+	return c.Getenv(name)
 }

@@ -17,12 +17,15 @@ import (
 // Target is a host fully resolved for dialing: inventory values, then
 // ssh_config, then defaults.
 type Target struct {
-	Name            string // the name dt prints (inventory or command line)
-	HostName        string // what is dialed
-	Port            string
-	User            string
-	IdentityFiles   []string // explicit IdentityFile entries, expanded
-	IdentitiesOnly  bool
+	Name           string // the name dt prints (inventory or command line)
+	HostName       string // what is dialed
+	Port           string
+	User           string
+	IdentityFiles  []string // explicit IdentityFile entries, expanded
+	IdentitiesOnly bool
+	// IdentityAgent is the ssh-agent socket (ssh_config IdentityAgent,
+	// expanded; "none" for no agent); empty means Config.AgentSocket.
+	IdentityAgent   string
 	KnownHostsFiles []string
 	HostKeys        HostKeyPolicy
 	HashKnownHosts  bool
@@ -178,6 +181,16 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 		t.IdentityFiles = append(t.IdentityFiles, exp.path(f))
 	}
 	t.IdentitiesOnly = strings.EqualFold(sc.get("IdentitiesOnly"), "yes")
+	switch v := strings.Trim(sc.get("IdentityAgent"), `"`); {
+	case v == "", strings.EqualFold(v, "SSH_AUTH_SOCK"):
+	case strings.EqualFold(v, "none"):
+		t.IdentityAgent = "none"
+	case strings.HasPrefix(v, "$"):
+		// An environment variable naming the socket, as OpenSSH reads it.
+		t.IdentityAgent = firstNonEmpty(r.cfg.getenv(strings.Trim(v[1:], "{}")), "none")
+	default:
+		t.IdentityAgent = exp.path(v)
+	}
 	if v := sc.get("UserKnownHostsFile"); v != "" {
 		for _, f := range strings.Fields(v) {
 			if f != "/dev/null" && !strings.EqualFold(f, "none") {

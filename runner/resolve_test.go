@@ -194,6 +194,23 @@ Host *
 	}
 }
 
+func TestResolveIdentityAgent(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte("Host file\n  IdentityAgent ~/.1password/agent.sock\nHost env\n  IdentityAgent $MY_AGENT\nHost unset\n  IdentityAgent ${NO_SUCH}\nHost none\n  IdentityAgent none\nHost default\n  IdentityAgent SSH_AUTH_SOCK\n"), 0o600)
+	env := map[string]string{"MY_AGENT": "/run/agent.sock"}
+	r, err := NewResolver(Config{Home: "/home/me", LocalUser: "me", SSHConfigFiles: []string{cfg}, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{"file": "/home/me/.1password/agent.sock", "env": "/run/agent.sock", "unset": "none", "none": "none", "default": "", "other": ""} {
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: host}})
+		if err != nil || tg.IdentityAgent != want {
+			t.Errorf("%s: IdentityAgent %q, %v; want %q", host, tg.IdentityAgent, err, want)
+		}
+	}
+}
+
 func TestParseHostKeyPolicy(t *testing.T) {
 	for in, want := range map[string]HostKeyPolicy{"strict": Strict, "yes": Strict, "ask": Strict, "accept-new": AcceptNew, "no": AcceptNew, "off": Off} {
 		if got, err := ParseHostKeyPolicy(in); err != nil || got != want {

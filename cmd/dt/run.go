@@ -139,6 +139,7 @@ func run(ctx context.Context, opts options, e env) int {
 		LocalUser:      localUser(e.getenv),
 		AgentSocket:    e.getenv("SSH_AUTH_SOCK"),
 		Shell:          e.getenv("SHELL"),
+		Getenv:         e.getenv,
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
