@@ -255,21 +255,24 @@ func TestProxyCommand(t *testing.T) {
 	}
 }
 
-// TestSSHConfigMatch: Match blocks of a real ~/.ssh/config apply to the
-// hosts they select (here a wrong user for h001 only, so its sshd refuses
-// it); a Match criterion dt does not evaluate, here in an Included file,
-// gives a warning naming file and line, and the run goes on.
+// TestSSHConfigMatch: Match blocks of a real ~/.ssh/config, here in an
+// Included file as tools such as 1Password's write them, apply to the
+// hosts they select: "Match exec" runs the command (once per distinct
+// command line) and here gives h001 a wrong user, so its sshd refuses it.
+// A criterion dt does not evaluate gives a warning naming file and line,
+// and the run goes on.
 func TestSSHConfigMatch(t *testing.T) {
 	f := shared(t)
 	home := copyHome(t, f)
 	cfgFile := filepath.Join(home, ".ssh", "config")
 	cfg, _ := os.ReadFile(cfgFile)
-	// The Match exec block sits in an included file, as tools such as
-	// 1Password's agent setup write it.
 	confD := filepath.Join(home, ".ssh", "conf.d")
 	os.MkdirAll(confD, 0o700)
-	os.WriteFile(filepath.Join(confD, "agent.conf"), []byte("Match host * exec \"test -z $SSH_TTY\"\n  Port 1\n"), 0o600)
-	match := "Include conf.d/*.conf\nMatch originalhost h001 !user root\n  User nobody-here\n"
+	once := filepath.Join(t.TempDir(), "once.log")
+	os.WriteFile(filepath.Join(confD, "agent.conf"), []byte(
+		"Match exec \"echo ran >> "+once+"; false\"\n  Port 1\n"+
+			"Match host * exec \"test %n = h001\"\n  User nobody-here\n"), 0o600)
+	match := "Include conf.d/*.conf\nMatch localnetwork 10.0.0.0/8\n  Port 1\n"
 	os.WriteFile(cfgFile, append([]byte(match), cfg...), 0o600)
 
 	r := dt(t, f, []string{"HOME=" + home}, "", "sys:h001,h002", "ssh", "echo $DT_TEST_HOST")
@@ -280,7 +283,10 @@ func TestSSHConfigMatch(t *testing.T) {
 	if rec := recs["h002"]; rec.Status != output.Okay || string(rec.Message) != "h002" {
 		t.Errorf("h002: %s %q", rec.Status, rec.Message)
 	}
-	want := "dt: warning: " + filepath.Join(confD, "agent.conf") + ":1: Match exec is not evaluated by dt; the block's settings are not used\n"
+	if ran, _ := os.ReadFile(once); string(ran) != "ran\n" {
+		t.Errorf("a Match exec line without tokens ran %q for 2 hosts, want once", ran)
+	}
+	want := "dt: warning: " + cfgFile + ":2: Match localnetwork is not evaluated by dt; the block's settings are not used\n"
 	if r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}

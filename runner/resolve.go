@@ -1,12 +1,16 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kevinburke/ssh_config"
@@ -63,12 +67,15 @@ type Resolver struct {
 	cfg      Config
 	files    []*configIndex
 	warnings []string
+
+	execMu sync.Mutex
+	execs  map[string]*execResult // Match exec command lines run this run
 }
 
 // NewResolver reads the ssh_config files named in cfg. A file that exists
 // but cannot be parsed is an error naming it.
 func NewResolver(cfg Config) (*Resolver, error) {
-	r := &Resolver{cfg: cfg}
+	r := &Resolver{cfg: cfg, execs: map[string]*execResult{}}
 	for _, name := range cfg.SSHConfigFiles {
 		// Relative Include paths are in ~/.ssh, or in /etc/ssh for the
 		// system file, as in OpenSSH.
@@ -114,8 +121,51 @@ func (r *Resolver) lookup(hop hosts.Hop) *hostConfig {
 		pre := r.collect(matchTarget{alias: hop.Name, noMatch: true})
 		t.host = strings.ReplaceAll(firstNonEmpty(pre.get("HostName"), hop.Name), "%h", hop.Name)
 		t.user = firstNonEmpty(hop.User, pre.get("User"), r.cfg.LocalUser)
+		exp := expander{home: r.cfg.Home, local: r.cfg.LocalUser, host: t.host, user: t.user, alias: hop.Name,
+			port: firstNonEmpty(hop.Port, pre.get("Port"), "22")}
+		t.exec = func(cmd string) bool {
+			for _, v := range []string{t.host, t.user, hop.Name} {
+				if proxyToken("name", v) != nil {
+					return false // no shell syntax from names into the shell
+				}
+			}
+			return r.matchExec(exp.tokens(cmd))
+		}
 	}
 	return r.collect(t)
+}
+
+// matchExecTimeout bounds a Match exec command.
+const matchExecTimeout = 10 * time.Second
+
+// matchExec runs a Match exec command line (tokens expanded) with the
+// user's shell and says whether it exited 0. Each distinct line runs once
+// per run, however many hosts ask: "Match exec" lines without host tokens
+// (e.g. "test -z $SSH_TTY") cost one process, not one per host.
+func (r *Resolver) matchExec(cmd string) bool {
+	r.execMu.Lock()
+	e := r.execs[cmd]
+	if e == nil {
+		e = &execResult{}
+		r.execs[cmd] = e
+	}
+	r.execMu.Unlock()
+	e.once.Do(func() {
+		shell := firstNonEmpty(r.cfg.Shell, "/bin/sh")
+		ctx, cancel := context.WithTimeout(context.Background(), matchExecTimeout)
+		defer cancel()
+		c := exec.CommandContext(ctx, shell, "-c", cmd)
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
+		e.ok = c.Run() == nil
+	})
+	return e.ok
+}
+
+// execResult is the outcome of one Match exec command line.
+type execResult struct {
+	once sync.Once
+	ok   bool
 }
 
 func (r *Resolver) collect(t matchTarget) *hostConfig {

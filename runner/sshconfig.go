@@ -200,6 +200,9 @@ type matchTarget struct {
 	user      string // user: the inventory's, else the Host blocks', else local
 	localUser string
 	noMatch   bool // take no Match block (to find host and user first)
+	// exec runs a Match exec command (%-tokens still in it) and says
+	// whether it exited 0.
+	exec func(cmd string) bool
 }
 
 // lines returns the lines of the file that apply to t, in order, and
@@ -307,11 +310,12 @@ func (h *hostConfig) getAll(key string) []string {
 }
 
 // matchApplies evaluates the criteria of a Match line for t: all must
-// hold. dt evaluates all, final (dt reads the config once, as the final
-// pass), canonical (never: dt does not canonicalize names), host,
-// originalhost, user and localuser, each negatable with "!". Criteria it
-// does not evaluate (exec, localnetwork, tagged, ...) make the block not
-// apply; NewResolver warns about them.
+// hold, and as in OpenSSH an exec command runs only when the criteria
+// before it held. dt evaluates all, final (dt reads the config once, as
+// the final pass), canonical (never: dt does not canonicalize names),
+// host, originalhost, user, localuser and exec, each negatable with "!".
+// Criteria it does not evaluate (localnetwork, tagged, ...) make the block
+// not apply; NewResolver warns about them.
 func matchApplies(line string, t matchTarget) bool {
 	words := matchWords(line)
 	if len(words) == 0 {
@@ -334,6 +338,12 @@ func matchApplies(line string, t matchTarget) bool {
 			i++
 			subject := map[string]string{"host": t.host, "originalhost": t.alias, "user": t.user, "localuser": t.localUser}[c]
 			ok = matchPatternList(subject, words[i], c == "host" || c == "originalhost")
+		case "exec":
+			if i+1 == len(words) || t.exec == nil {
+				return false
+			}
+			i++
+			ok = t.exec(words[i])
 		default:
 			return false
 		}
@@ -353,7 +363,7 @@ func unsupportedCriteria(line string) []string {
 		c := strings.TrimPrefix(strings.ToLower(words[i]), "!")
 		switch c {
 		case "all", "final", "canonical":
-		case "host", "originalhost", "user", "localuser":
+		case "host", "originalhost", "user", "localuser", "exec":
 			i++
 		default:
 			out = append(out, c)

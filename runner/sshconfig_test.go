@@ -70,10 +70,11 @@ Host *
 }
 
 // TestMatch: Match blocks apply by host (after HostName), originalhost,
-// user (the inventory's first), localuser, all, negations and pattern
-// lists, as OpenSSH reads them; criteria dt does not evaluate (exec) make
-// the block not apply and give a warning naming file and line. Before,
-// the parser glued a Match block's lines to the Host block above it.
+// user (the inventory's first), localuser, exec (tokens expanded, run once
+// per distinct command, only when the criteria before it held), all,
+// negations and pattern lists, as OpenSSH reads them; criteria dt does not
+// evaluate make the block not apply and give a warning naming file and
+// line.
 func TestMatch(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
@@ -96,8 +97,11 @@ Match originalhost db2 !user root
 Match localuser me host "mail*"
   User mailadmin
 
-Match exec "test -e /tmp/on-vpn" host vpn*
+Match host vpn* exec "test %n = vpn1 && echo %n >> ` + filepath.Join(dir, "exec.log") + `"
   ProxyJump bastion
+
+Match localnetwork 10.0.0.0/8
+  Port 9
 
 Match all
   ConnectTimeout 7
@@ -119,7 +123,10 @@ Match all
 		{hosts.Hop{Name: "db2", User: "root"}, "root@db2:5432", nil, 7},
 		{hosts.Hop{Name: "db2"}, "me@db2:5432", []string{"/home/me/.ssh/db2-not-root"}, 7},
 		{hosts.Hop{Name: "mail1"}, "mailadmin@mail1:22", nil, 7},
-		{hosts.Hop{Name: "vpn1"}, "me@vpn1:22", nil, 7},
+		{hosts.Hop{Name: "vpn1"}, "me@vpn1:22 via me@bastion:22", nil, 7},
+		{hosts.Hop{Name: "vpn1"}, "me@vpn1:22 via me@bastion:22", nil, 7},
+		{hosts.Hop{Name: "vpn2"}, "me@vpn2:22", nil, 7},
+		{hosts.Hop{Name: "web2"}, "me@web2:22", nil, 7},
 	} {
 		tg, err := r.Resolve(hosts.Host{Hop: tt.hop})
 		if err != nil {
@@ -130,9 +137,14 @@ Match all
 			t.Errorf("%s: got %s %q %s, want %s %q %ds", tt.hop.Name, tg, tg.IdentityFiles, tg.ConnectTimeout, tt.target, tt.identityFiles, tt.connectTimeoutSec)
 		}
 	}
-	want := []string{cfg + ":20: Match exec is not evaluated by dt; the block's settings are not used"}
+	want := []string{cfg + ":23: Match localnetwork is not evaluated by dt; the block's settings are not used"}
 	if got := r.Warnings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings %q, want %q", got, want)
+	}
+	// exec ran once per distinct command line (vpn1 twice: once), and
+	// only where "host vpn*" held.
+	if log, _ := os.ReadFile(filepath.Join(dir, "exec.log")); string(log) != "vpn1\n" {
+		t.Errorf("exec ran as %q, want once, for vpn1", log)
 	}
 }
 
@@ -186,9 +198,8 @@ Host *
 			t.Errorf("%s: got %s, want %s", tt.host, tg, tt.want)
 		}
 	}
-	want := []string{filepath.Join(sshDir, "config.d/20-b") + ":4: Match exec is not evaluated by dt; the block's settings are not used"}
-	if got := r.Warnings(); !reflect.DeepEqual(got, want) {
-		t.Errorf("warnings %q, want %q", got, want)
+	if got := r.Warnings(); len(got) != 0 {
+		t.Errorf("warnings %q, want none", got)
 	}
 
 	write("loop", "Include loop\n")
