@@ -97,7 +97,7 @@ Match originalhost db2 !user root
 Match localuser me host "mail*"
   User mailadmin
 
-Match host vpn* exec "test %n = vpn1 && echo %n >> ` + filepath.Join(dir, "exec.log") + `"
+Match host vpn* exec "test %n = vpn1 && echo %n >> `+filepath.Join(dir, "exec.log")+`"
   ProxyJump bastion
 
 Match localnetwork 10.0.0.0/8
