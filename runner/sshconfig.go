@@ -20,10 +20,12 @@ import (
 // names are found through a map; only blocks with wildcards or negations
 // are matched pattern by pattern, once per alias.
 //
-// kevinburke/ssh_config does not know Match: it reads "Match ..." as a
-// keyword of the Host block above it, and the Match block's lines as more
-// lines of that block. configIndex evaluates those Match lines itself (see
-// matchApplies), so blocks holding one are looked at for every alias.
+// Match and Include lines are renamed before parsing (rewriteKeywords), so
+// kevinburke/ssh_config reads each as a keyword of the Host block above
+// it, with a Match block's lines as more lines of that block. configIndex
+// evaluates the Match lines itself (matchApplies), so blocks holding one
+// are looked at for every alias, and reads Included files through its
+// configLoader.
 type configIndex struct {
 	name     string
 	cfg      *ssh_config.Config
@@ -46,8 +48,8 @@ func (l *configLoader) newConfigIndex(name string, c *ssh_config.Config, depth i
 			case !ok:
 			case kv.Key == matchKey:
 				withMatch = true
-				for _, c := range unsupportedCriteria(kv.Value) {
-					x.warnings = append(x.warnings, fmt.Sprintf("%s:%d: Match %s is not evaluated by dt; the block's settings are not used", name, kv.Pos().Line, c))
+				for _, crit := range unsupportedCriteria(kv.Value) {
+					x.warnings = append(x.warnings, fmt.Sprintf("%s:%d: Match %s is not evaluated by dt; the block's settings are not used", name, kv.Pos().Line, crit))
 				}
 			case kv.Key == includeKey:
 				files, err := l.include(kv.Value, depth)
@@ -66,9 +68,9 @@ func (l *configLoader) newConfigIndex(name string, c *ssh_config.Config, depth i
 			continue
 		}
 		for _, p := range h.Patterns {
-			name := p.String()
-			if l := x.literal[name]; len(l) == 0 || l[len(l)-1] != i {
-				x.literal[name] = append(l, i)
+			alias := p.String()
+			if idx := x.literal[alias]; len(idx) == 0 || idx[len(idx)-1] != i {
+				x.literal[alias] = append(idx, i)
 			}
 		}
 	}
