@@ -110,13 +110,7 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 // decrypting it: from the file itself (OpenSSH's format stores it in the
 // clear), else from path.pub. It returns nil when neither has it.
 func (k *keyring) publicKey(path string) ssh.PublicKey {
-	k.mu.Lock()
-	kf := k.files[path]
-	if kf == nil {
-		kf = &keyFile{}
-		k.files[path] = kf
-	}
-	k.mu.Unlock()
+	kf := entry(&k.mu, k.files, path)
 	kf.pubOnce.Do(func() { kf.pub = readPublicKey(path) })
 	return kf.pub
 }
@@ -143,19 +137,26 @@ func readPublicKey(path string) ssh.PublicKey {
 	return pub
 }
 
+// entry returns m[key] under mu, adding a zero value when there is none,
+// so that concurrent hosts share one load of a key file or agent.
+func entry[V any](mu *sync.Mutex, m map[string]*V, key string) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	v := m[key]
+	if v == nil {
+		v = new(V)
+		m[key] = v
+	}
+	return v
+}
+
 // agent returns the keys of the ssh-agent listening on sock (none when
 // sock is empty or "none").
 func (k *keyring) agent(sock string) ([]ssh.Signer, error) {
 	if sock == "" || strings.EqualFold(sock, "none") {
 		return nil, nil
 	}
-	k.mu.Lock()
-	a := k.agents[sock]
-	if a == nil {
-		a = &agentKeys{}
-		k.agents[sock] = a
-	}
-	k.mu.Unlock()
+	a := entry(&k.mu, k.agents, sock)
 	a.once.Do(func() {
 		conn, err := net.Dial("unix", sock)
 		if err != nil {
@@ -175,13 +176,7 @@ func (k *keyring) agent(sock string) ([]ssh.Signer, error) {
 // file loads one key file. Missing default files are silently skipped;
 // a missing explicit IdentityFile gives a note.
 func (k *keyring) file(path string, explicit bool) (ssh.Signer, string) {
-	k.mu.Lock()
-	kf := k.files[path]
-	if kf == nil {
-		kf = &keyFile{}
-		k.files[path] = kf
-	}
-	k.mu.Unlock()
+	kf := entry(&k.mu, k.files, path)
 	kf.once.Do(func() { kf.signer, kf.note = k.load(path, explicit) })
 	return kf.signer, kf.note
 }

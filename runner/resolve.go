@@ -143,13 +143,7 @@ const matchExecTimeout = 10 * time.Second
 // per run, however many hosts ask: "Match exec" lines without host tokens
 // (e.g. "test -z $SSH_TTY") cost one process, not one per host.
 func (r *Resolver) matchExec(cmd string) bool {
-	r.execMu.Lock()
-	e := r.execs[cmd]
-	if e == nil {
-		e = &execResult{}
-		r.execs[cmd] = e
-	}
-	r.execMu.Unlock()
+	e := entry(&r.execMu, r.execs, cmd)
 	e.once.Do(func() {
 		shell := firstNonEmpty(r.cfg.Shell, "/bin/sh")
 		ctx, cancel := context.WithTimeout(context.Background(), matchExecTimeout)
