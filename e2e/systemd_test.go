@@ -67,6 +67,16 @@ func inside(t *testing.T, f *fleet.Fleet, host, script string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// mainPIDs returns the MainPID of unit on each host, as systemd says.
+func mainPIDs(t *testing.T, f *fleet.Fleet, hosts []string, unit string) map[string]string {
+	t.Helper()
+	pids := map[string]string{}
+	for _, h := range hosts {
+		pids[h] = inside(t, f, h, "systemctl show -p MainPID --value "+unit)
+	}
+	return pids
+}
+
 // TestSystemd drives the systemctl, journal, sudo and svc modules against
 // real systemd (PID 1 of two containers), its journald, and a real
 // lingering user manager.
@@ -118,10 +128,7 @@ func TestSystemd(t *testing.T) {
 	})
 
 	t.Run("restart healthy", func(t *testing.T) {
-		before := map[string]string{}
-		for _, h := range all {
-			before[h] = inside(t, f, h, "systemctl show -p MainPID --value demo-ok")
-		}
+		before := mainPIDs(t, f, all, "demo-ok")
 		r := dt(t, f, nil, "", "all:", "systemctl", "--settle", "1s", "restart", "demo-ok")
 		if r.code != 0 {
 			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -203,10 +210,7 @@ func TestSystemd(t *testing.T) {
 	})
 
 	t.Run("reload, try-restart, daemon-reload", func(t *testing.T) {
-		pids := map[string]string{}
-		for _, h := range all {
-			pids[h] = inside(t, f, h, "systemctl show -p MainPID --value demo-ok")
-		}
+		pids := mainPIDs(t, f, all, "demo-ok")
 		r := dt(t, f, nil, "", "all:", "systemctl", "--settle", "500ms", "reload", "demo-ok")
 		if r.code != 0 {
 			t.Errorf("reload: exit %d\n%s", r.code, r.stdout)
@@ -310,10 +314,7 @@ func TestSystemd(t *testing.T) {
 			}
 		}
 		// -K: asked once on the terminal, fed to every host.
-		before := map[string]string{}
-		for _, h := range all {
-			before[h] = inside(t, f, h, "systemctl show -p MainPID --value demo-ok")
-		}
+		before := mainPIDs(t, f, all, "demo-ok")
 		cmd := exec.Command(dtBin, "-N", "-D", asFleet, "-K", "--sudo", "all:", "systemctl", "--settle", "500ms", "restart", "demo-ok")
 		cmd.Env = f.Env()
 		term := startOnPTY(t, cmd)
