@@ -49,6 +49,16 @@ func (h *Host) RunSudo(ctx context.Context, cmd runner.Command) (runner.Result, 
 }
 
 func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
+	if err := h.Connect(ctx); err != nil {
+		return runner.Result{ExitCode: -1}, err
+	}
+	return runner.Run(ctx, h.client, cmd)
+}
+
+// Connect dials the host unless it is connected already. Run does it on
+// first use; a job that runs commands concurrently calls it first, so that
+// they share one connection.
+func (h *Host) Connect(ctx context.Context) error {
 	if h.client == nil && h.dialErr == nil {
 		if h.target == nil || h.pool == nil {
 			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
@@ -56,10 +66,7 @@ func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 			h.client, h.dialErr = h.pool.Client(ctx, h.target)
 		}
 	}
-	if h.dialErr != nil {
-		return runner.Result{ExitCode: -1}, h.dialErr
-	}
-	return runner.Run(ctx, h.client, cmd)
+	return h.dialErr
 }
 
 // Record builds a record for this host.

@@ -78,6 +78,8 @@ var Table = []Module{
 	Journal{},
 	Runit{},
 	Svc{},
+	Copy{},
+	Fetch{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the
