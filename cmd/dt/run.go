@@ -62,6 +62,11 @@ func run(ctx context.Context, opts options, e env) int {
 		e.errorf("%v", err)
 		return exitUsage
 	}
+	if err := checkStdin(opts, pat, mod); err != nil {
+		e.errorf("%v", err)
+		e.hintf("-I gives dt's standard input to every host's command; see dt --help")
+		return exitUsage
+	}
 	home := e.getenv("HOME")
 	inv, invNote, err := loadInventory(opts, home)
 	if err != nil {
@@ -85,7 +90,13 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitFailed
 	}
 
+	var input *modules.Input
+	if opts.stdin {
+		input = &modules.Input{}
+		defer input.Close()
+	}
 	modOpts := modules.Options{
+		Input:       input,
 		Timeout:     opts.timeout,
 		Interactive: opts.interactive,
 		Sudo:        opts.sudo,
@@ -120,6 +131,13 @@ func run(ctx context.Context, opts options, e env) int {
 			fmt.Fprintln(e.stdout, h.Name)
 		}
 		return exitOK
+	}
+
+	if input != nil {
+		if err := input.Load(e.stdin, ""); err != nil {
+			e.errorf("-I: %v", err)
+			return exitUsage
+		}
 	}
 
 	priv := modules.Privilege{Sudo: opts.sudo}
@@ -194,6 +212,22 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// checkStdin refuses -I where standard input is already taken, or where
+// the module would not use it.
+func checkStdin(opts options, pat hosts.Pattern, mod modules.Module) error {
+	switch {
+	case !opts.stdin:
+		return nil
+	case opts.interactive:
+		return errors.New("-I and -i both want standard input: -i attaches it to each host in turn, -I gives all of it to every host")
+	case hosts.ReadsStdin(pat):
+		return errors.New("-I and the pattern's out: both want standard input; save the host list to a file and select with -D FILE or sys:, or the data to a file and use copy")
+	case !modules.ReadsStdin(mod):
+		return fmt.Errorf("module %s does not read standard input; -I works with ssh (and --sudo ssh)", mod.Name())
+	}
+	return nil
 }
 
 // loadInventory reads -D/--db, $DTOOLS_DB or ~/.dtdb; without any, the
