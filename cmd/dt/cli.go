@@ -80,7 +80,7 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
-	stdin          bool // -I: give dt's standard input to every host's command
+	stdin          bool     // -I: give dt's standard input to every host's command
 	args           []string // PATTERN MODULE ARGS...
 }
 
