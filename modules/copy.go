@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,7 @@ func (m Copy) Prepare(args []string, opts Options) (Job, error) {
 		}
 	}
 	j.sudo = opts.Sudo
+	debug.SetGCPercent(transferGCPercent)
 	j.stamp = time.Now().UTC().Format("20060102T150405Z")
 	j.files = &fileCache{}
 	for _, s := range j.srcs {
@@ -264,6 +266,7 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	// Which files the host has already: same size, mode and owner, then
 	// the same sha256 (one remote command for all of them).
 	var candidates []string
+	var candSizes []int64
 	var candIdx []int
 	for i := range files {
 		fi, err := c.Lstat(files[i].target)
@@ -277,10 +280,11 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		files[i].existing = fi
 		if fi.Mode().IsRegular() && fi.Size() == locals[i].size && sameMode(fi, files[i].mode) && sameOwner(fi, own) {
 			candidates = append(candidates, files[i].target)
+			candSizes = append(candSizes, fi.Size())
 			candIdx = append(candIdx, i)
 		}
 	}
-	sums := c.remoteSums(ctx, candidates)
+	sums := c.remoteSums(ctx, candidates, candSizes)
 	unchanged := make([]bool, len(files))
 	for k, i := range candIdx {
 		unchanged[i] = sums[k] != "" && sums[k] == locals[i].sum

@@ -15,15 +15,23 @@ import (
 	"github.com/dtools/dt/runner"
 )
 
-// SFTP transfer tuning: every file moves in packets of sftpPacket bytes
-// with at most sftpWindow requests in flight per host, so a host in
-// flight holds about (sftpWindow + 2) × sftpPacket bytes of file data (its
-// read buffers, the SSH channel's packet and the cipher's buffer).
-// BENCHMARKS.md has the measurements behind these numbers.
+// SFTP transfer tuning: every file moves in requests of sftpPacket bytes
+// (the most every SFTP server must take) with at most sftpWindow requests
+// in flight per host, so a host in flight holds about (sftpWindow + 2) ×
+// sftpPacket bytes of file data: its read buffers, the SSH channel's
+// packet and the cipher's buffer. Halving the packet costs the server
+// about 1.5× the CPU per byte (twice the requests); a wider window buys
+// little on one box. BENCHMARKS.md has the measurements.
 const (
-	sftpPacket = 16 << 10
+	sftpPacket = 32 << 10
 	sftpWindow = 2
 )
+
+// transferGCPercent is the garbage collector's GOGC while files move:
+// the live heap is mostly long-lived per-host buffers, and little garbage
+// is made, so a tight target costs little CPU and keeps the default's
+// 100% headroom off every host's window.
+const transferGCPercent = 25
 
 // sftpServerScript starts the host's sftp-server program as a command (for
 // --sudo, where the "sftp" subsystem cannot be run through sudo): the path
