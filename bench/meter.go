@@ -53,6 +53,7 @@ type meter struct {
 	env     *env
 	cores   int
 	rawDir  string
+	files   *files // file jobs' state; nil without file jobs
 }
 
 // handshakes reads every host's count of accepted logins.
@@ -158,6 +159,25 @@ func (m *meter) dtIdleRSS(ctx context.Context) (int64, error) {
 func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	t, _ := toolByName(cl.Tool)
 	j, _ := jobByName(cl.Job)
+	var srcIdx int
+	if j.kind != "" {
+		if m.files == nil {
+			return runResult{}, fmt.Errorf("%s: no files", cl)
+		}
+		srcIdx = m.files.next(j.kind)
+		m.env.src = m.files.src[srcIdx]
+		if j.kind == kindFetch {
+			if m.files.current < 0 {
+				return runResult{}, fmt.Errorf("%s: nothing pushed yet to fetch (put a push job first)", cl)
+			}
+			m.files.fetches++
+			m.env.fetchDir = filepath.Join(m.env.workDir, fmt.Sprintf("fetch-%d", m.files.fetches))
+			if err := os.MkdirAll(m.env.fetchDir, 0o755); err != nil {
+				return runResult{}, err
+			}
+			defer os.RemoveAll(m.env.fetchDir)
+		}
+	}
 	invs := t.invocations(m.env, j, cl.Mode)
 	res := runResult{cell: cl, Rep: rep, Hosts: len(m.env.hosts), Invocation: len(invs)}
 	switch {
@@ -270,6 +290,22 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		// connection across its invocations (ansible's ControlPersist).
 		if d < 1 {
 			setOnce(failed, h, "its sshd accepted no login")
+		}
+	}
+	if j.kind != "" {
+		want := m.files.sums[srcIdx]
+		if j.kind == kindFetch {
+			want = m.files.sums[m.files.current]
+		} else {
+			m.files.current = srcIdx
+		}
+		for h, why := range verifyFiles(m.fleet, cl.Tool, j.kind, m.env.fetchDir, want) {
+			setOnce(failed, h, why)
+		}
+		if j.kind == kindPushAgain && len(outs) > 0 {
+			for h, why := range unchangedMissing(outs[0], m.env.hosts) {
+				setOnce(failed, h, why)
+			}
 		}
 	}
 	res.Failed = len(failed)

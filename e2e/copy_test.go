@@ -430,6 +430,34 @@ func TestCopy(t *testing.T) {
 		noTemporaries(t, f, smallDisk, ".")
 	})
 
+	t.Run("--timeout mid-copy: the old file stays, no temporary is left", func(t *testing.T) {
+		// 300 MiB (sparse here, so cheap to make) cannot reach the host in
+		// 300 ms; whether the timeout or the host's 128 MiB disk stops
+		// it, nothing may be left behind.
+		src := filepath.Join(local, "huge.bin")
+		fd, err := os.Create(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.Truncate(300 << 20); err != nil {
+			t.Fatal(err)
+		}
+		fd.Close()
+		if err := mkdirAll(f, "slow", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		old := []byte("old\n")
+		if err := os.WriteFile(onHost(f, "h003", "slow/huge.bin"), old, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "--timeout", "300ms", "sys:h003", "copy", src, remotePath(f, "slow/huge.bin"))
+		if r.code != 1 || !(strings.HasPrefix(r.stdout, "fail::dt:copy:h003:timeout: ") || strings.Contains(r.stdout, "no space left")) {
+			t.Errorf("exit %d: %q", r.code, r.stdout)
+		}
+		checkFile(t, f, "h003", "slow/huge.bin", old, 0o644)
+		noTemporaries(t, f, "h003", "slow")
+	})
+
 	t.Run("hostile names: spaces, newlines, leading dashes", func(t *testing.T) {
 		srcDir := filepath.Join(local, "hostile")
 		names := []string{"with space", "-rf", "new\nline", "back\\slash", "quote'd", "$(id)"}
