@@ -112,7 +112,7 @@ func run(ctx context.Context, opts options, e env) int {
 				if err != nil {
 					return func() {}
 				}
-				return func() { term.Restore(int(f.Fd()), old) }
+				return onExit(func() { term.Restore(int(f.Fd()), old) })
 			}
 		}
 	}
@@ -142,7 +142,10 @@ func run(ctx context.Context, opts options, e env) int {
 
 	priv := modules.Privilege{Sudo: opts.sudo}
 	if opts.askSudoPass {
-		pw, err := ttyPrompt("dt: sudo password: ")
+		pw, err := ttyPrompt(ctx, "dt: sudo password: ")
+		if errors.Is(err, runner.ErrInterrupted) {
+			return exitInterrupted
+		}
 		if err != nil {
 			e.errorf("-K: %v", err)
 			e.hintf("-K asks on the terminal; without one, use NOPASSWD rules in sudoers")
@@ -205,6 +208,7 @@ func run(ctx context.Context, opts options, e env) int {
 
 		Privilege: priv,
 	})
+	warnHostKeys(e, pool.HostKeyStats())
 	switch {
 	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
 		return exitInterrupted
@@ -212,6 +216,17 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// warnHostKeys says, once per run, how many hosts answered with a key
+// that was not verified against known_hosts.
+func warnHostKeys(e env, s runner.HostKeyStats) {
+	if s.Unchecked > 0 {
+		fmt.Fprintf(e.stderr, "dt: warning: host keys not checked for %d host(s) (--host-keys off or StrictHostKeyChecking off): any machine on the path could have answered\n", s.Unchecked)
+	}
+	if s.Accepted > 0 {
+		fmt.Fprintf(e.stderr, "dt: warning: %d new host key(s) accepted unverified and recorded in known_hosts (--host-keys accept-new, or StrictHostKeyChecking accept-new or no)\n", s.Accepted)
+	}
 }
 
 // checkStdin refuses -I where standard input is already taken, or where
