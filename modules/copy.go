@@ -277,6 +277,10 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 			}
 			continue // missing (or unreadable: the push will say)
 		}
+		if fi.IsDir() {
+			files[i].existing = fi // reported below, never replaced
+			continue
+		}
 		files[i].existing = fi
 		if fi.Mode().IsRegular() && fi.Size() == locals[i].size && sameMode(fi, files[i].mode) && sameOwner(fi, own) {
 			candidates = append(candidates, files[i].target)
@@ -294,6 +298,10 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		lf := locals[i]
 		if unchanged[i] {
 			emit(h.Okay([]byte(j.line(spec, lf, "unchanged", ""))))
+			continue
+		}
+		if spec.existing != nil && spec.existing.IsDir() {
+			emit(moduleFail(h, spec.target+": is a directory, not replaced by a file"))
 			continue
 		}
 		if j.backup {

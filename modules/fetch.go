@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/dtools/dt/output"
@@ -88,7 +87,6 @@ func (m Fetch) Prepare(args []string, opts Options) (Job, error) {
 		seen[name] = r
 	}
 	j.sudo = opts.Sudo
-	debug.SetGCPercent(transferGCPercent)
 	return j, nil
 }
 

@@ -27,10 +27,13 @@ const (
 	sftpWindow = 2
 )
 
-// transferGCPercent is the garbage collector's GOGC while files move:
-// the live heap is mostly long-lived per-host buffers, and little garbage
-// is made, so a tight target costs little CPU and keeps the default's
-// 100% headroom off every host's window.
+// transferGCPercent is the garbage collector's GOGC for copy: its live
+// heap is mostly long-lived per-host buffers and it makes little garbage,
+// so a tight target costs little CPU and keeps the default's 100%
+// headroom off every host's window. fetch keeps Go's default: every
+// packet it receives is a fresh allocation (x/crypto/ssh, pkg/sftp), and
+// GOGC 25 cost it 1.5x the client CPU (measured on 100 hosts: 7.0 s
+// against 4.6 s for 1 GiB).
 const transferGCPercent = 25
 
 // sftpServerScript starts the host's sftp-server program as a command (for
