@@ -416,6 +416,19 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("a directory where the file goes is reported, not replaced", func(t *testing.T) {
+		if err := mkdirAll(f, "clash/app.conf", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "sys:h001", "copy", filepath.Join(local, "app.conf"), remotePath(f, "clash")+"/")
+		if want := "fail::dt:copy:h001:" + remotePath(f, "clash/app.conf") + ": is a directory, not replaced by a file\n"; r.code != 1 || r.stdout != want {
+			t.Errorf("exit %d: %q, want %q", r.code, r.stdout, want)
+		}
+		if fi, err := os.Stat(onHost(f, "h001", "clash/app.conf")); err != nil || !fi.IsDir() {
+			t.Errorf("the directory is gone: %v", err)
+		}
+	})
+
 	t.Run("disk full: the old file stays, no temporary is left", func(t *testing.T) {
 		old := []byte("the old configuration\n")
 		if err := os.WriteFile(onHost(f, smallDisk, "full.conf"), old, 0o644); err != nil {
