@@ -360,8 +360,8 @@ func Parse(line string) (Record, error) {
 	if !ok {
 		return Record{}, parseError(orig, "missing ':' after status")
 	}
-	if status != string(Okay) && status != string(Fail) {
-		return Record{}, parseError(orig, "bad status %q (want %q or %q)", status, Okay, Fail)
+	if _, ok := ParseStatus(status); !ok {
+		return Record{}, parseError(orig, "bad status %q (want %s)", status, StatusChoices(strconv.Quote))
 	}
 	enc, rest, ok := strings.Cut(rest, ":")
 	if !ok {

@@ -1,15 +1,51 @@
 package output
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Status is the outcome of one record: Okay or Fail.
 type Status string
 
-// The two statuses a record can carry.
+// The statuses a record can carry. A new one goes here and in statuses.
 const (
 	Okay Status = "okay"
 	Fail Status = "fail"
 )
+
+// statuses lists every Status, in the order messages name them. It is the
+// one list Parse, ParseStatus and StatusChoices (and so out:) check
+// against.
+var statuses = []Status{Okay, Fail}
+
+// ParseStatus returns s as a Status, and false when s is not one (the
+// comparison is exact: "OKAY" is not a status).
+func ParseStatus(s string) (Status, bool) {
+	for _, st := range statuses {
+		if string(st) == s {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// StatusChoices lists the statuses for a message, each quoted by quote:
+// with quote = strconv.Quote, `"okay" or "fail"`.
+func StatusChoices(quote func(string) string) string {
+	var b strings.Builder
+	for i, st := range statuses {
+		switch {
+		case i == 0:
+		case i == len(statuses)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(string(st)))
+	}
+	return b.String()
+}
 
 // Stage names where a failure happened. A record for a command that ran to
 // completion has Stage "exit" when it failed and "" when it succeeded.
