@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/dtools/dt/internal/fleet"
+	"github.com/dtools/dt/internal/pty"
 	"github.com/dtools/dt/output"
 )
 
@@ -323,19 +323,7 @@ func (term *terminal) wait() (string, error) {
 // openPTY opens a pseudo-terminal pair (Linux /dev/ptmx).
 func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var unlock int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		t.Fatal(e)
-	}
-	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
-		t.Fatal(e)
-	}
-	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	ptmx, pts, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
