@@ -113,17 +113,17 @@ func TestReadStdinLongOutputLine(t *testing.T) {
 	}
 }
 
-// repeatReader yields n copies of line.
-type repeatReader struct {
-	line string
-	n    int
+// linesReader yields line(1), line(2), ... line(n), each with a newline.
+type linesReader struct {
+	line func(i int) string
+	i, n int
 	buf  []byte
 }
 
-func (r *repeatReader) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) && r.n > 0 {
-		r.buf = append(r.buf, r.line...)
-		r.n--
+func (r *linesReader) Read(p []byte) (int, error) {
+	for len(r.buf) < len(p) && r.i < r.n {
+		r.i++
+		r.buf = append(append(r.buf, r.line(r.i)...), '\n')
 	}
 	if len(r.buf) == 0 {
 		return 0, io.EOF
@@ -140,7 +140,8 @@ func TestReadStdinManyDuplicates(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	hs, err := readStdinHosts(&repeatReader{line: "okay::dt:ssh:h015:x\n", n: 1_000_000})
+	one := func(int) string { return "okay::dt:ssh:h015:x" }
+	hs, err := readStdinHosts(&linesReader{line: one, n: 1_000_000})
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	if err != nil {
@@ -154,34 +155,20 @@ func TestReadStdinManyDuplicates(t *testing.T) {
 	}
 }
 
-// countReader yields "h1\n", "h2\n", ... up to n.
-type countReader struct {
-	i, n int
-	buf  []byte
-}
-
-func (r *countReader) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) && r.i < r.n {
-		r.i++
-		r.buf = fmt.Appendf(r.buf, "h%d\n", r.i)
-	}
-	if len(r.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
+// manyNames yields "h1", "h2", ... up to n.
+func manyNames(n int) io.Reader {
+	return &linesReader{line: func(i int) string { return fmt.Sprintf("h%d", i) }, n: n}
 }
 
 // TestReadStdinCap: MaxRangeNames distinct hosts are fine, one more is an
 // error at the line that went past; repeating a host (or naming it with
 // another status) does not count again.
 func TestReadStdinCap(t *testing.T) {
-	hs, err := readStdinHosts(io.MultiReader(&countReader{n: MaxRangeNames}, strings.NewReader("h1\nfail::dt:ssh:h2:x\n")))
+	hs, err := readStdinHosts(io.MultiReader(manyNames(MaxRangeNames), strings.NewReader("h1\nfail::dt:ssh:h2:x\n")))
 	if err != nil || len(hs) != MaxRangeNames+1 {
 		t.Fatalf("%d distinct names: %d entries, %v", MaxRangeNames, len(hs), err)
 	}
-	_, err = readStdinHosts(io.MultiReader(strings.NewReader("# many\n"), &countReader{n: MaxRangeNames + 5}))
+	_, err = readStdinHosts(io.MultiReader(strings.NewReader("# many\n"), manyNames(MaxRangeNames+5)))
 	var pe *ParseError
 	want := fmt.Sprintf("stdin:%d: more than %d distinct hosts, the most out: reads", MaxRangeNames+2, MaxRangeNames)
 	if !errors.As(err, &pe) || err.Error() != want {
