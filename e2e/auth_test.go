@@ -69,7 +69,7 @@ func sshAdd(t *testing.T, sock, key, pass string) {
 	add.Env = []string{"SSH_AUTH_SOCK=" + sock}
 	if pass != "" {
 		askpass := filepath.Join(t.TempDir(), "askpass")
-		os.WriteFile(askpass, []byte("#!/bin/sh\necho '"+pass+"'\n"), 0o700)
+		writeFile(t, askpass, []byte("#!/bin/sh\necho '"+pass+"'\n"), 0o700)
 		add.Env = append(add.Env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=:0")
 		add.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
@@ -174,7 +174,7 @@ func encryptedKey(t *testing.T, f *fleet.Fleet, pass string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(key, data, 0o600)
+	writeFile(t, key, data, 0o600)
 	if out, err := exec.Command("ssh-keygen", "-q", "-p", "-P", "", "-N", pass, "-f", key).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen -p: %v %s", err, out)
 	}
