@@ -255,9 +255,12 @@ func (j systemctlJob) remoteFailure(h *Host, res runner.Result, err error) (outp
 }
 
 // show reads the properties of units, and the remote clock, in one remote
-// command.
+// command. systemctl's stderr joins its stdout on the host (2>&1): a
+// warning such as `Invalid unit name "$(x)" escaped as ...` then comes
+// after the clock lines, where parseShow passes over it, instead of
+// racing them over SSH's separate stderr stream and arriving first.
 func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]unitState, output.Record, bool) {
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...))})
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...) + " 2>&1")})
 	if r, failed := j.remoteFailure(h, res, err); failed {
 		return nil, r, false
 	}

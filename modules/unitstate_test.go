@@ -73,6 +73,11 @@ func TestParseClockShow(t *testing.T) {
 	if states[1][keyEpoch] != "1763917300" {
 		t.Errorf("epoch %q", states[1][keyEpoch])
 	}
+	// A warning systemctl printed (stderr joined to stdout after the clock).
+	warned := "1763917300\n5000.25\nInvalid unit name \"$(x)\" escaped as \"\\x24\\x28x\\x29\" (maybe you should use systemd-escape?).\nId=\\x24\\x28x\\x29.service\nLoadState=not-found\n"
+	if states, err := parseClockShow([]byte(warned)); err != nil || len(states) != 1 || states[0]["LoadState"] != "not-found" {
+		t.Errorf("with a warning: %v %v", states, err)
+	}
 	if _, err := parseClockShow([]byte("sh: date: not found\n")); err == nil {
 		t.Errorf("garbage accepted")
 	}
