@@ -198,4 +198,17 @@ func TestHostCertificates(t *testing.T) {
 			t.Errorf("%s with another CA: %s %q, want a host key failure", h.Name, rec.Status, rec.Message)
 		}
 	}
+
+	// The right CA, revoked: every host is refused, and the line says the
+	// certificate is revoked (not that a CA line is missing).
+	revoked := append([]byte("@revoked * "), ssh.MarshalAuthorizedKey(f.HostCA)...)
+	writeFile(t, knownHosts, append(caLine(f.HostCA), revoked...), 0o600)
+	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
+	for _, h := range f.Hosts {
+		rec := records(t, r.stdout)[h.Name]
+		msg := string(rec.Message)
+		if rec.Status != output.Fail || !strings.HasPrefix(msg, "hostkey: host certificate for ") || !strings.Contains(msg, "is REVOKED in known_hosts") || strings.Contains(msg, "needs an @cert-authority line") {
+			t.Errorf("%s with a revoked CA: %s %q, want a revoked certificate", h.Name, rec.Status, msg)
+		}
+	}
 }

@@ -81,7 +81,7 @@ func Execute(ctx context.Context, r Run) (failed int) {
 				return
 			}
 			h.target = t
-			defer r.Pool.Release(t)
+			defer h.release()
 		}
 		if r.Timeout > 0 {
 			var cancel context.CancelFunc

@@ -222,8 +222,13 @@ func (j systemctlJob) Run(ctx context.Context, h *Host, emit func(output.Record)
 			emit(j.queryRecord(h, j.units[i], st))
 		}
 	default:
-		for _, u := range j.units {
-			if !j.act(ctx, h, u, emit) {
+		for i, u := range j.units {
+			if stop := j.act(ctx, h, u, emit); stop != nil {
+				// Every unit gets its line: those not tried fail for
+				// the same reason.
+				for _, rest := range j.units[i+1:] {
+					emit(withUnit(*stop, rest))
+				}
 				return
 			}
 		}
@@ -305,19 +310,23 @@ func (j systemctlJob) queryRecord(h *Host, typed string, st unitState) output.Re
 }
 
 // act runs an action or file verb on one unit and verifies the outcome. It
-// returns false when the host is unusable (connection lost) and the other
-// units need not be tried.
-func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(output.Record)) bool {
+// returns nil, or, when the host is unusable (connection lost, sudo
+// refused) and the other units need not be tried, the failure (without the
+// unit's name), which Run gives the units not tried.
+func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(output.Record)) (stop *output.Record) {
 	// Before: the unit's state and the remote clock (for the journal).
 	before, rec, ok := j.show(ctx, h, unit)
 	if !ok {
 		emit(withUnit(rec, unit))
-		return rec.Stage == output.StageModule || rec.Stage == output.StageExit
+		if rec.Stage == output.StageModule || rec.Stage == output.StageExit {
+			return nil
+		}
+		return &rec
 	}
 	since, _ := strconv.ParseInt(before[0][keyEpoch], 10, 64)
 	if !before[0].exists() {
 		emit(h.Record(output.Fail, output.StageModule, []byte(j.describe(before[0], unit)), -1))
-		return true
+		return nil
 	}
 
 	args := []string{j.verb}
@@ -326,8 +335,9 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	}
 	actRes, err := h.Run(ctx, runner.Command{Cmd: j.systemctlCmd(args, unit)})
 	if err != nil {
-		emit(withUnit(h.Result(actRes, err), unit))
-		return false
+		rec := h.Result(actRes, err)
+		emit(withUnit(rec, unit))
+		return &rec
 	}
 	wantActive, wantStopped := j.expect(before[0])
 	var first unitState
@@ -335,20 +345,21 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 		states, rec, ok := j.show(ctx, h, unit)
 		if !ok {
 			emit(withUnit(rec, unit))
-			return true
+			return nil
 		}
 		first = states[0]
 		select {
 		case <-time.After(j.settle):
 		case <-ctx.Done():
-			emit(withUnit(h.Result(runner.Result{ExitCode: -1}, context.Cause(ctx)), unit))
-			return false
+			rec := h.Result(runner.Result{ExitCode: -1}, context.Cause(ctx))
+			emit(withUnit(rec, unit))
+			return &rec
 		}
 	}
 	states, rec, ok := j.show(ctx, h, unit)
 	if !ok {
 		emit(withUnit(rec, unit))
-		return true
+		return nil
 	}
 	after := states[0]
 
@@ -386,7 +397,7 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	msg := j.describe(after, unit)
 	if len(problems) == 0 {
 		emit(h.Okay([]byte(msg)))
-		return true
+		return nil
 	}
 	msg += "; " + strings.Join(problems, "; ")
 	if j.lines > 0 {
@@ -399,7 +410,7 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 		exit = -1
 	}
 	emit(h.Record(output.Fail, output.StageModule, []byte(msg), exit))
-	return true
+	return nil
 }
 
 // expect says what state the verb should leave the unit in.

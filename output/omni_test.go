@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEscape(t *testing.T) {
@@ -26,7 +27,13 @@ func TestEscape(t *testing.T) {
 		{"tab stays", "a\tb", "a\tb"},
 		{"utf-8", "café ✓", "café ✓"},
 		{"invalid utf-8 raw", "a\xffb\xc3", "a\xffb\xc3"},
-		{"all at once", "\\\n\r\t\x00\x7f\x80", `\\\n\r` + "\t" + `\x00\x7f` + "\x80"},
+		{"all at once", "\\\n\r\t\x00\x7f\x80", `\\\n\r` + "\t" + `\x00\x7f\x80`},
+		{"c1 as utf-8 and raw", "A\xc2\x9b2JB\x9bC", `A\xc2\x9b2JB\x9bC`},
+		{"c1 range edges", "\xc2\x80\xc2\x9f\xc2\xa0", `\xc2\x80\xc2\x9f` + "\xc2\xa0"},
+		{"continuation bytes of valid utf-8 stay", "€ é ✓ \U0001F600", "€ é ✓ \U0001F600"},
+		{"stray bytes in c1 range", "\xe0\x9b\x9b\xff\x85", "\xe0" + `\x9b\x9b` + "\xff" + `\x85`},
+		{"truncated sequence", "a\xc2", "a\xc2"},
+		{"surrogate half is invalid", "\xed\xa0\x80", "\xed\xa0" + `\x80`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,7 +285,7 @@ func hostAfterParse(h string) string {
 }
 
 func FuzzEscapeRoundTrip(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\nb\r\n", "\x00\x1b[0m\x7f", `\\n\x41`, "tab\t", "café", "\xff\xfe", ":"} {
+	for _, s := range []string{"", "plain", "a\nb\r\n", "\x00\x1b[0m\x7f", `\\n\x41`, "tab\t", "café", "\xff\xfe", ":", "\xc2\x9b2J\x9b€"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -287,6 +294,15 @@ func FuzzEscapeRoundTrip(f *testing.F) {
 			if c := e[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 				t.Fatalf("Escape(%q) = %q contains byte %#x", b, e, c)
 			}
+		}
+		// No C1 control reaches a terminal: not as a character, not as a
+		// byte outside a valid UTF-8 sequence.
+		for rest := e; rest != ""; {
+			r, size := utf8.DecodeRuneInString(rest)
+			if r >= 0x80 && r <= 0x9f || r == utf8.RuneError && size == 1 && rest[0] >= 0x80 && rest[0] <= 0x9f {
+				t.Fatalf("Escape(%q) = %q contains a C1 control at %q", b, e, rest)
+			}
+			rest = rest[size:]
 		}
 		if got := string(appendEscaped(nil, b, 0)); got != e {
 			t.Fatalf("appendEscaped(%q) = %q, Escape = %q", b, got, e)

@@ -38,8 +38,8 @@ connections, and prints one parseable line per host:
    fail::dt:ssh:web3:connect: dial tcp 127.0.0.3:22: connection refused
 
 STATUS is okay or fail; MESSAGE is the output (stdout and stderr in arrival
-order) with \ as \\, newline as \n, CR as \r and other control bytes as \xHH,
-so every record is one line. Split on the first five colons.
+order) with \ as \\, newline as \n, CR as \r and other control bytes (C1
+too) as \xHH, so every record is one line. Split on the first five colons.
 
 MODULES (dt --list; dt help MODULE)
    ssh CMD...          run a command line, like ssh HOST CMD

@@ -106,7 +106,10 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		}
 		return exitOK, nil
 	}
-	priv, err := privilege(opts)
+	priv, err := privilege(ctx, opts)
+	if errors.Is(err, runner.ErrInterrupted) {
+		return exitInterrupted, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -137,6 +140,7 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 
 		Privilege: priv,
 	})
+	warnHostKeys(e, pool.HostKeyStats())
 	switch {
 	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
 		return exitInterrupted, nil
@@ -210,7 +214,7 @@ func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
 				if err != nil {
 					return func() {}
 				}
-				return func() { term.Restore(int(f.Fd()), old) }
+				return onExit(func() { term.Restore(int(f.Fd()), old) })
 			}
 		}
 	}
@@ -226,13 +230,17 @@ func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
 }
 
 // privilege is what --sudo and -K ask for; with -K it asks the password
-// on the terminal. The caller clears the password when done.
-func privilege(opts options) (modules.Privilege, error) {
+// on the terminal. The caller clears the password when done. Ctrl-C at
+// the prompt gives an error that is runner.ErrInterrupted.
+func privilege(ctx context.Context, opts options) (modules.Privilege, error) {
 	priv := modules.Privilege{Sudo: opts.sudo}
 	if !opts.askSudoPass {
 		return priv, nil
 	}
-	pw, err := ttyPrompt("dt: sudo password: ")
+	pw, err := ttyPrompt(ctx, "dt: sudo password: ")
+	if errors.Is(err, runner.ErrInterrupted) {
+		return priv, err
+	}
 	if err != nil {
 		return priv, usageError(fmt.Errorf("-K: %w", err), "-K asks on the terminal; without one, use NOPASSWD rules in sudoers")
 	}
@@ -276,6 +284,17 @@ func newWriter(opts options, e env) output.Writer {
 	}
 	f, _ := e.stdout.(*os.File)
 	return output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
+}
+
+// warnHostKeys says, once per run, how many hosts answered with a key
+// that was not verified against known_hosts.
+func warnHostKeys(e env, s runner.HostKeyStats) {
+	if s.Unchecked > 0 {
+		fmt.Fprintf(e.stderr, "dt: warning: host keys not checked for %d host(s) (--host-keys off or StrictHostKeyChecking off): any machine on the path could have answered\n", s.Unchecked)
+	}
+	if s.Accepted > 0 {
+		fmt.Fprintf(e.stderr, "dt: warning: %d new host key(s) accepted unverified and recorded in known_hosts (--host-keys accept-new, or StrictHostKeyChecking accept-new or no)\n", s.Accepted)
+	}
 }
 
 // loadInventory reads -D/--db, $DTOOLS_DB or ~/.dtdb; without any, the
