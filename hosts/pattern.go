@@ -152,6 +152,17 @@ func (Nil) String() string { return "nil:" }
 // String returns "out:" and the status.
 func (p Out) String() string { return "out:" + string(p.Status) }
 
+// outChoices lists out: and out:STATUS for every status output.Parse
+// accepts: "out:, out:fail, out:skip or out:okay".
+func outChoices() string {
+	choices := []string{"out:"}
+	for _, st := range output.Statuses {
+		choices = append(choices, "out:"+string(st))
+	}
+	n := len(choices)
+	return strings.Join(choices[:n-1], ", ") + " or " + choices[n-1]
+}
+
 func joinPatterns(ps []Pattern, sep string) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
@@ -343,8 +354,7 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 	case "out":
 		st, ok := output.ParseStatus(val)
 		if val != "" && !ok {
-			return nil, "", false, p.errf("bad out: status %q in %q; want out:, %s",
-				val, term, output.StatusChoices(func(s string) string { return "out:" + s }))
+			return nil, "", false, p.errf("bad out: status %q in %q; want %s", val, term, outChoices())
 		}
 		return Out{Status: st}, rest, more, nil
 	}

@@ -26,6 +26,8 @@ func TestReadStdinHosts(t *testing.T) {
 		{"host unescaped as output.Parse does", `okay::dt:ssh:web\x2d1:x`, "1:okay:web-1"},
 		{"duplicates kept once, at their first line", "web1\nweb1\nokay::dt:ssh:web1:a\nweb2\nokay::dt:list:web1:b\nweb1\n",
 			"1::web1 3:okay:web1 4::web2"},
+		{"every status output.Parse knows", "skip::dt:systemctl:web9:not started: 7 hosts failed\nokay::dt:ssh:web1:x\nfail::dt:ssh:web2:y\n",
+			"1:skip:web9 2:okay:web1 3:fail:web2"},
 		{"a host with two statuses is kept for each", "fail::dt:ssh:web1:x\nokay::dt:ssh:web1:y\nfail::dt:ssh:web1:z\n",
 			"1:fail:web1 2:okay:web1"},
 		{"user and port make a different entry", "web1\nroot@web1\nweb1:22\nweb1\n", "1::web1 2::root@web1 3::web1:22"},

@@ -1,50 +1,31 @@
 package output
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
-// Status is the outcome of one record: Okay or Fail.
+// Status is the outcome of one record: Okay, Fail or Skip.
 type Status string
 
-// The statuses a record can carry. A new one goes here and in statuses.
+// The statuses a record can carry.
 const (
 	Okay Status = "okay"
 	Fail Status = "fail"
+	// Skip is a selected host that was never started: a rolling run
+	// stopped (--max-fail) or was interrupted before its batch.
+	Skip Status = "skip"
 )
 
-// statuses lists every Status, in the order messages name them. It is the
-// one list Parse, ParseStatus and StatusChoices (and so out:) check
-// against.
-var statuses = []Status{Okay, Fail}
+// Statuses are the valid statuses, in the order people read them: the
+// failures first.
+var Statuses = []Status{Fail, Skip, Okay}
 
-// ParseStatus returns s as a Status, and false when s is not one (the
-// comparison is exact: "OKAY" is not a status).
+// ParseStatus returns the Status named s, or false when s is none.
 func ParseStatus(s string) (Status, bool) {
-	for _, st := range statuses {
+	for _, st := range Statuses {
 		if string(st) == s {
 			return st, true
 		}
 	}
 	return "", false
-}
-
-// StatusChoices lists the statuses for a message, each quoted by quote:
-// with quote = strconv.Quote, `"okay" or "fail"`.
-func StatusChoices(quote func(string) string) string {
-	var b strings.Builder
-	for i, st := range statuses {
-		switch {
-		case i == 0:
-		case i == len(statuses)-1:
-			b.WriteString(" or ")
-		default:
-			b.WriteString(", ")
-		}
-		b.WriteString(quote(string(st)))
-	}
-	return b.String()
 }
 
 // Stage names where a failure happened. A record for a command that ran to
@@ -60,6 +41,7 @@ const (
 	StageTimeout   = "timeout"   // --timeout expired; the remote command was stopped
 	StageInterrupt = "interrupt" // Ctrl-C / SIGTERM stopped the run
 	StageModule    = "module"    // the host answered, but not what was asked (a unit not active, a service missing); the message has no prefix
+	StageGate      = "gate"      // the module's work was done, but the health gate (--gate) did not pass in time
 )
 
 // Record is one result line: what one module reports for one host (or one
