@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/dtools/dt/output"
 )
 
 // Grammar is the short help text for host patterns, for dt --help and
@@ -91,9 +93,10 @@ type All struct{}
 type Nil struct{}
 
 // Out is out:, out:fail or out:okay: hosts read from standard input, either
-// plain names or dt output lines. Status is "", "fail" or "okay".
+// plain names or dt output lines. Status is "" (every line) or the status
+// of the dt output lines to keep.
 type Out struct {
-	Status string
+	Status output.Status
 }
 
 // String returns the terms joined with "+".
@@ -147,7 +150,18 @@ func (All) String() string { return "all:" }
 func (Nil) String() string { return "nil:" }
 
 // String returns "out:" and the status.
-func (p Out) String() string { return "out:" + p.Status }
+func (p Out) String() string { return "out:" + string(p.Status) }
+
+// outChoices lists out: and out:STATUS for every status output.Parse
+// accepts: "out:, out:fail, out:skip or out:okay".
+func outChoices() string {
+	choices := []string{"out:"}
+	for _, st := range output.Statuses {
+		choices = append(choices, "out:"+string(st))
+	}
+	n := len(choices)
+	return strings.Join(choices[:n-1], ", ") + " or " + choices[n-1]
+}
 
 func joinPatterns(ps []Pattern, sep string) string {
 	parts := make([]string, len(ps))
@@ -338,10 +352,11 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		}
 		return Nil{}, rest, more, nil
 	case "out":
-		if val != "" && val != "fail" && val != "okay" {
-			return nil, "", false, p.errf("bad out: status %q in %q; want out:, out:fail or out:okay", val, term)
+		st, ok := output.ParseStatus(val)
+		if val != "" && !ok {
+			return nil, "", false, p.errf("bad out: status %q in %q; want %s", val, term, outChoices())
 		}
-		return Out{Status: val}, rest, more, nil
+		return Out{Status: st}, rest, more, nil
 	}
 	if val == "" {
 		return nil, "", false, p.errf("%s: needs a value in %q", key, term)
