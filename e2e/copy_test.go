@@ -374,6 +374,11 @@ func TestCopy(t *testing.T) {
 			t.Errorf("--mkdir: exit %d: %s", r.code, r.stdout)
 		}
 		checkFile(t, f, "h001", "a/b/c/deep.conf", []byte("deep\n"), 0o644)
+		// A file where a directory should be.
+		r = dt(t, f, nil, "", "sys:h001", "copy", src, remotePath(f, "a/b/c/deep.conf/x"))
+		if r.code != 1 || !strings.Contains(r.stdout, "not a directory: "+remotePath(f, "a/b/c/deep.conf")) {
+			t.Errorf("under a file: exit %d: %s", r.code, r.stdout)
+		}
 		// Several sources into a missing directory.
 		r = dt(t, f, nil, "", "sys:h001", "copy", "--mkdir", src, filepath.Join(local, "app.conf"), remotePath(f, "new/dir"))
 		if r.code != 0 {

@@ -212,6 +212,9 @@ func (c *sftpConn) dirError(dir string, err error) error {
 	if lost := c.lost(); lost != nil {
 		return lost
 	}
+	if fi, serr := c.Stat(dir); serr == nil && !fi.IsDir() {
+		return fmt.Errorf("not a directory: %s", dir)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("no such directory: %s (--mkdir creates it)", dir)
@@ -221,9 +224,6 @@ func (c *sftpConn) dirError(dir string, err error) error {
 			hint = "; --sudo writes as root"
 		}
 		return fmt.Errorf("permission denied: cannot create files in %s (dt writes a temporary file next to the target and renames it%s)", dir, hint)
-	}
-	if fi, serr := c.Stat(dir); serr == nil && !fi.IsDir() {
-		return fmt.Errorf("not a directory: %s", dir)
 	}
 	return fmt.Errorf("cannot create a temporary directory in %s: %s", dir, errText(err))
 }
