@@ -176,17 +176,31 @@ func (c config) matrix() map[int][]cell {
 	plan := map[int][]cell{}
 	add := func(size int, jobs []string, tools []string) {
 		for _, j := range jobs {
+			jb, _ := jobByName(j)
 			for _, t := range tools {
 				if t == "dt" {
+					if jb.kind == kindPushAgain {
+						continue // placed right after dt's push
+					}
 					plan[size] = append(plan[size], cell{size, j, t, modeDT})
+					if jb.kind == kindPush && contains(jobs, "push-again") {
+						// dt's unchanged run right after its changed one
+						plan[size] = append(plan[size], cell{size, "push-again", t, modeDT})
+					}
+					continue
+				}
+				if jb.kind != "" && (t == "ansible" || jb.kind == kindPushAgain) {
+					continue // file jobs: pdcp, clush --copy, parallel-scp; no rival has an unchanged run
+				}
+				if jb.kind == kindPushAgain {
 					continue
 				}
 				if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
 					continue
 				}
 				for _, m := range c.modes {
-					if m == modeDefault && !containsInt(c.defaultsAt, size) {
-						continue
+					if m == modeDefault && (!containsInt(c.defaultsAt, size) || jb.kind != "") {
+						continue // file jobs run the rivals tuned only
 					}
 					plan[size] = append(plan[size], cell{size, j, t, m})
 				}
@@ -334,10 +348,22 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 	for _, h := range f.Hosts {
 		e.hosts = append(e.hosts, h.Name)
 	}
+	var fl *files
+	if hasFileJob(cells) {
+		if fl, err = newFiles(dir, f); err != nil {
+			return nil, err
+		}
+		e.dest = fl.dest
+		// Every measured push then replaces a file of the same size, as a
+		// deploy does: dt's worst case (it hashes the old file first).
+		if err := warmFiles(ctx, e, fl); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeInventories(e, dir); err != nil {
 		return nil, err
 	}
-	m := &meter{fleet: f, fleetCG: fleetCG, top: top, env: e, cores: runtime.NumCPU(), rawDir: filepath.Join(outDir, "raw")}
+	m := &meter{fleet: f, fleetCG: fleetCG, top: top, env: e, cores: runtime.NumCPU(), rawDir: filepath.Join(outDir, "raw"), files: fl}
 	if err := os.MkdirAll(m.rawDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -363,6 +389,15 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 		}
 	}
 	return results, nil
+}
+
+func hasFileJob(cells []cell) bool {
+	for _, c := range cells {
+		if j, _ := jobByName(c.Job); j.kind != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func firstNote(n string) string {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,8 +31,9 @@ type runResult struct {
 	ClientSysS  float64 `json:"client_sys_s"`
 	ServerCPUS  float64 `json:"server_cpu_s"` // user+sys of the fleet's cgroup (every sshd and what it forks)
 	// PeakRSSKiB is the peak client memory: the largest sum of Rss over the
-	// tool's processes seen by sampling every 50 ms, or the largest single
-	// process's maxrss (getrusage) if that is larger.
+	// tool's processes seen by sampling every 50 ms, or the tool's own
+	// maxrss (GNU time's %M) if that is larger. For dt, one process, it is
+	// its maxrss.
 	PeakRSSKiB int64 `json:"peak_rss_kib"`
 	// PeakPSSKiB is the largest sampled sum of Pss (shared pages divided
 	// among the processes sharing them).
@@ -53,6 +55,7 @@ type meter struct {
 	env     *env
 	cores   int
 	rawDir  string
+	files   *files // file jobs' state; nil without file jobs
 }
 
 // handshakes reads every host's count of accepted logins.
@@ -94,7 +97,18 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 		return procResult{}, err
 	}
 	defer dirFD.Close()
-	cmd := exec.Command(inv.argv[0], inv.argv[1:]...)
+	// The tool runs under GNU time, which reports its maxrss. Go starts
+	// children with vfork (CLONE_VM): a child run straight from here
+	// would report dtbench's own peak RSS as its maxrss, which Linux
+	// carries over from the address space it had before exec.
+	rssFile, err := os.CreateTemp("", "dtbench-maxrss-")
+	if err != nil {
+		return procResult{}, err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	argv := append([]string{timePath, "-q", "-f", "%M", "-o", rssFile.Name()}, inv.argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string{}, m.env.baseEnv...), inv.env...)
 	cmd.Dir = m.env.workDir
 	var stdout, stderr bytes.Buffer
@@ -114,8 +128,11 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	werr := cmd.Wait()
 	close(done)
 	r := procResult{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxrssKiB = ru.Maxrss
+	if b, err := os.ReadFile(rssFile.Name()); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			r.maxrssKiB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+		}
 	}
 	var ee *exec.ExitError
 	switch {
@@ -130,6 +147,9 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	}
 	return r, ctx.Err()
 }
+
+// timePath is GNU time (Debian package "time"), which runs every tool.
+const timePath = "/usr/bin/time"
 
 // dtIdleRSS is dt's maxrss when it loads this fleet's inventory and config
 // and connects to nothing ("dt all: list"), the median of three runs.
@@ -158,6 +178,25 @@ func (m *meter) dtIdleRSS(ctx context.Context) (int64, error) {
 func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	t, _ := toolByName(cl.Tool)
 	j, _ := jobByName(cl.Job)
+	var srcIdx int
+	if j.kind != "" {
+		if m.files == nil {
+			return runResult{}, fmt.Errorf("%s: no files", cl)
+		}
+		srcIdx = m.files.next(j.kind)
+		m.env.src = m.files.src[srcIdx]
+		if j.kind == kindFetch {
+			if m.files.current < 0 {
+				return runResult{}, fmt.Errorf("%s: nothing pushed yet to fetch (put a push job first)", cl)
+			}
+			m.files.fetches++
+			m.env.fetchDir = filepath.Join(m.env.workDir, fmt.Sprintf("fetch-%d", m.files.fetches))
+			if err := os.MkdirAll(m.env.fetchDir, 0o755); err != nil {
+				return runResult{}, err
+			}
+			defer os.RemoveAll(m.env.fetchDir)
+		}
+	}
 	invs := t.invocations(m.env, j, cl.Mode)
 	res := runResult{cell: cl, Rep: rep, Hosts: len(m.env.hosts), Invocation: len(invs)}
 	switch {
@@ -245,6 +284,9 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	}
 	res.ClientCPUS, res.ClientUserS, res.ClientSysS = usage.Seconds(), user.Seconds(), sys.Seconds()
 	res.PeakRSSKiB = max(peak.rssKiB, maxrss)
+	if cl.Tool == "dt" && maxrss > 0 {
+		res.PeakRSSKiB = maxrss // the samples also hold GNU time's own RSS
+	}
 	res.PeakPSSKiB = peak.pssKiB
 	res.MaxProcs = peak.procs
 	// Whatever the tool left behind (ansible's ControlPersist masters)
@@ -270,6 +312,22 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		// connection across its invocations (ansible's ControlPersist).
 		if d < 1 {
 			setOnce(failed, h, "its sshd accepted no login")
+		}
+	}
+	if j.kind != "" {
+		want := m.files.sums[srcIdx]
+		if j.kind == kindFetch {
+			want = m.files.sums[m.files.current]
+		} else {
+			m.files.current = srcIdx
+		}
+		for h, why := range verifyFiles(m.fleet, cl.Tool, j.kind, m.env.fetchDir, want) {
+			setOnce(failed, h, why)
+		}
+		if j.kind == kindPushAgain && len(outs) > 0 {
+			for h, why := range unchangedMissing(outs[0], m.env.hosts) {
+				setOnce(failed, h, why)
+			}
 		}
 	}
 	res.Failed = len(failed)

@@ -24,6 +24,9 @@ type job struct {
 	oneLine bool
 	// wantHost: the output of the last command must be the host's name.
 	wantHost bool
+	// kind, for a file job: kindPush, kindPushAgain or kindFetch (cmds
+	// are then unused); every host's bytes are checked after the run.
+	kind string
 }
 
 var jobs = []job{
@@ -33,6 +36,11 @@ var jobs = []job{
 	{name: "seq3", cmds: []string{"uname -s", "date +%s", "hostname"}, wantHost: true},
 	// The same three steps as one command line, for every tool.
 	{name: "seq3line", cmds: []string{"uname -s", "date +%s", "hostname"}, oneLine: true, wantHost: true},
+	// Files: a 10 MiB file pushed to every host (a new one each run), the
+	// same again (dt only: its unchanged run), and fetched from every host.
+	{name: "push", kind: kindPush},
+	{name: "push-again", kind: kindPushAgain},
+	{name: "fetch", kind: kindFetch},
 }
 
 func jobByName(name string) (job, bool) {
@@ -68,6 +76,9 @@ type env struct {
 	fanout    int      // dt's fanout, given to the tuned rivals
 	baseEnv   []string // the fleet's clean environment (HOME, PATH...)
 	workDir   string   // cwd of every tool
+	dest      string   // file jobs: the remote file, the same path on every host
+	src       string   // file jobs: the local file of this push
+	fetchDir  string   // file jobs: the local directory of this fetch
 }
 
 // invocation is one command the harness runs (a run may be several).
@@ -133,6 +144,9 @@ var tools = []tool{
 	{
 		name: "dt",
 		invocations: func(e *env, j job, _ string) []invocation {
+			if j.kind != "" {
+				return fileInvocations(e, "dt", j, e.src, e.fetchDir)
+			}
 			// dt has no command-line way yet to run separate commands on
 			// one connection, so both seq jobs are one line for dt: one
 			// connection, one session per host.
@@ -145,6 +159,9 @@ var tools = []tool{
 		name:          "pdsh",
 		defaultFanout: 32,
 		invocations: func(e *env, j job, m string) []invocation {
+			if j.kind != "" {
+				return fileInvocations(e, "pdsh", j, e.src, e.fetchDir)
+			}
 			sshArgs := "-F " + e.sshConfig
 			argv := []string{"pdsh", "-R", "ssh", "-S", "-l", e.user, "-w", "^" + e.hostsFile}
 			if m == modeTuned {
@@ -159,6 +176,9 @@ var tools = []tool{
 		name:          "clush",
 		defaultFanout: 64,
 		invocations: func(e *env, j job, m string) []invocation {
+			if j.kind != "" {
+				return fileInvocations(e, "clush", j, e.src, e.fetchDir)
+			}
 			sshArgs := "-F " + e.sshConfig
 			argv := []string{"clush", "-S", "--hostfile", e.hostsFile}
 			if m == modeTuned {
@@ -174,6 +194,9 @@ var tools = []tool{
 		name:          "pssh",
 		defaultFanout: 32,
 		invocations: func(e *env, j job, m string) []invocation {
+			if j.kind != "" {
+				return fileInvocations(e, "pssh", j, e.src, e.fetchDir)
+			}
 			sshArgs := "-F " + e.sshConfig
 			argv := []string{"parallel-ssh", "-i", "-h", e.hostsFile}
 			if m == modeTuned {

@@ -376,6 +376,10 @@ func TestSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("copy --sudo into a root-owned directory", func(t *testing.T) {
+		testCopySudo(t, f, asFleet)
+	})
+
 	t.Run("journal merged by time", func(t *testing.T) {
 		// Alternate log lines between the hosts, in a known order.
 		tag := fmt.Sprintf("dtmerge%d", time.Now().UnixNano())

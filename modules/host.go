@@ -66,6 +66,16 @@ func (h *Host) RunSudo(ctx context.Context, cmd runner.Command) (runner.Result, 
 }
 
 func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
+	if err := h.Connect(ctx); err != nil {
+		return runner.Result{ExitCode: -1}, err
+	}
+	return runner.Run(ctx, h.lease.Client, cmd)
+}
+
+// Connect dials the host unless it is connected already. Run does it on
+// first use; a job that runs commands concurrently calls it first, so that
+// they share one connection.
+func (h *Host) Connect(ctx context.Context) error {
 	if h.lease == nil && h.dialErr == nil {
 		if h.target == nil || h.pool == nil {
 			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
@@ -73,10 +83,7 @@ func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 			h.lease, h.dialErr = h.pool.Acquire(ctx, h.target)
 		}
 	}
-	if h.dialErr != nil {
-		return runner.Result{ExitCode: -1}, h.dialErr
-	}
-	return runner.Run(ctx, h.lease.Client, cmd)
+	return h.dialErr
 }
 
 // connected reports whether the host's connection was established.

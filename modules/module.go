@@ -52,6 +52,9 @@ type Options struct {
 	// Sudo says every remote command will run through sudo (--sudo), so
 	// modules can refuse what makes no sense as root (--user units).
 	Sudo bool
+	// Input is dt's standard input for every host's command (-I), or nil:
+	// commands then read EOF.
+	Input *Input
 	// ReadFile reads local files (script); nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 }
@@ -78,6 +81,8 @@ var Table = []Module{
 	Journal{},
 	Runit{},
 	Svc{},
+	Copy{},
+	Fetch{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

@@ -31,8 +31,17 @@ result, so quote what your local shell must not expand:
 
 One line per host: okay when the command exits 0, otherwise
 fail with "exit N: OUTPUT" (or the stage that failed: connect, auth, ...).
-With -i the hosts run one at a time with the terminal attached.`
+With -i the hosts run one at a time with the terminal attached.
+
+The command's standard input is empty (it reads EOF) unless dt runs with
+-I/--stdin: then dt reads its own standard input once and gives all of it
+to every host's command:
+
+  tar czf - ./site | dt -I tag:web ssh 'tar xzf - -C /srv'`
 }
+
+// ReadsStdin implements StdinModule: -I feeds the command.
+func (SSH) ReadsStdin() bool { return true }
 
 // Prepare implements Module.
 func (m SSH) Prepare(args []string, opts Options) (Job, error) {
@@ -64,6 +73,9 @@ func (j commandJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 			emit(h.Result(res, err))
 			return
 		}
+	}
+	if j.opts.Input != nil {
+		c.Stdin = j.opts.Input.Reader()
 	}
 	emit(h.Result(h.Run(ctx, c)))
 }

@@ -42,6 +42,8 @@ func TestBadArgs(t *testing.T) {
 		"journal":   {"--bogus"},
 		"runit":     {"status"},
 		"svc":       {"reload", "app"},
+		"copy":      {"only-one-arg"},
+		"fetch":     {"/etc/hosts"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

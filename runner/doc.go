@@ -5,8 +5,9 @@
 // (strict, accept-new, off), the connection pool (one connection per
 // destination and trust settings, shared only by the names that agree on
 // all of them, one per jump host, each closed when its last lease is
-// released), remote commands with real cancellation (Run signals the remote
-// process group, then closes), and the bounded fan-out (Each).
+// released), remote commands and subsystems ("sftp") with real cancellation
+// (Run signals the remote process group, then closes), and the bounded
+// fan-out (Each).
 //
 // The runner never prints and never exits. Every per-host problem comes back
 // as an *Error that names the stage where it happened (connect, handshake,

@@ -23,8 +23,11 @@ type Result struct {
 
 // Command is one remote command.
 type Command struct {
-	Cmd   string    // passed as-is to the remote user's shell, like ssh HOST CMD
-	Stdin io.Reader // nil for none
+	Cmd string // passed as-is to the remote user's shell, like ssh HOST CMD
+	// Subsystem, instead of Cmd, asks the server to start a subsystem
+	// ("sftp"), like ssh -s HOST NAME. Cmd must then be empty.
+	Subsystem string
+	Stdin     io.Reader // nil for none
 	// Stdout and Stderr, when set, receive output as it arrives instead of
 	// it being collected in Result.Output (interactive mode, streaming).
 	Stdout, Stderr io.Writer
@@ -48,6 +51,9 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 	if err := context.Cause(ctx); err != nil {
 		return Result{ExitCode: -1}, err
 	}
+	if cmd.Subsystem != "" && cmd.Cmd != "" {
+		return Result{ExitCode: -1}, stageErr(output.StageSession, "both a command and the subsystem %q given", cmd.Subsystem)
+	}
 	sess, err := c.NewSession()
 	if err != nil {
 		if why := lost(c); why != nil {
@@ -58,15 +64,12 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 	defer sess.Close()
 
 	var buf lockedBuffer
-	sess.Stdout, sess.Stderr = &buf, &buf
+	stdout, stderr := io.Writer(&buf), io.Writer(&buf)
 	if cmd.Stdout != nil {
-		sess.Stdout = cmd.Stdout
+		stdout = cmd.Stdout
 	}
 	if cmd.Stderr != nil {
-		sess.Stderr = cmd.Stderr
-	}
-	if cmd.Stdin != nil {
-		sess.Stdin = cmd.Stdin
+		stderr = cmd.Stderr
 	}
 	if cmd.PTY {
 		echo := uint32(1)
@@ -77,11 +80,24 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 			return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("request pty: %w", err)}
 		}
 	}
-	if err := sess.Start(cmd.Cmd); err != nil {
-		return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("start command: %w", err)}
+	var wait func() error
+	if cmd.Subsystem != "" {
+		wait, err = startSubsystem(sess, cmd.Subsystem, cmd.Stdin, stdout, stderr)
+		if err != nil {
+			return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("start subsystem %s: %w", cmd.Subsystem, err)}
+		}
+	} else {
+		sess.Stdout, sess.Stderr = stdout, stderr
+		if cmd.Stdin != nil {
+			sess.Stdin = cmd.Stdin
+		}
+		if err := sess.Start(cmd.Cmd); err != nil {
+			return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("start command: %w", err)}
+		}
+		wait = sess.Wait
 	}
 	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
+	go func() { done <- wait() }()
 
 	select {
 	case err = <-done:

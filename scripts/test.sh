@@ -60,5 +60,8 @@ fuzz ./output/ FuzzParse 300000x
 fuzz ./hosts/ FuzzParseInventory 200000x
 fuzz ./hosts/ FuzzParsePattern 100000x
 fuzz ./modules/ FuzzParseSVStatus 200000x
+fuzz ./modules/ FuzzExpandHost 100000x
+fuzz ./modules/ FuzzFetchLocalPath 100000x
+fuzz ./modules/ FuzzPlanTree 1000x # each input is a real directory tree
 
 echo "== all tests passed"

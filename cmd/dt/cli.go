@@ -51,6 +51,8 @@ MODULES (dt --list; dt help MODULE)
    journal [UNIT...]   journal lines of every host, merged by time (-f follows)
    runit VERB SVC...   runit services via sv: status, start, stop, restart...
    svc VERB NAME...    one normalized view: systemd unit or runit service
+   copy SRC... DEST    push files over SFTP: atomic, unchanged files untouched
+   fetch REMOTE... DIR pull files over SFTP into DIR/HOST/
 
 PATTERNS
 %s
@@ -81,6 +83,7 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
+	stdin          bool // -I: give dt's standard input to every host's command
 	rollout        modules.Rollout
 	args           []string // PATTERN MODULE ARGS...
 }
@@ -127,6 +130,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
 		&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
 		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
+		&cli.BoolFlag{Name: "stdin", Aliases: []string{"I"}, Usage: "read standard input once and give it to every host's command (ssh); without -I commands read EOF"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 	}, rolloutFlags()...)
@@ -146,6 +150,7 @@ func readOptions(c *cli.Context) (options, error) {
 		list:        c.Bool("list"),
 		sudo:        c.Bool("sudo"),
 		askSudoPass: c.Bool("ask-sudo-pass"),
+		stdin:       c.Bool("stdin"),
 		args:        c.Args().Slice(),
 	}
 	var err error

@@ -91,12 +91,20 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := checkStdin(opts, pat, mod); err != nil {
+		return 0, usageError(err, "-I gives dt's standard input to every host's command; see dt --help")
+	}
 	home := e.getenv("HOME")
 	selected, err := selectHosts(opts, pat, home, e.stdin)
 	if err != nil {
 		return 0, err
 	}
-	job, err := prepareJob(mod, opts, e)
+	var input *modules.Input
+	if opts.stdin {
+		input = &modules.Input{}
+		defer input.Close()
+	}
+	job, err := prepareJob(mod, opts, e, input)
 	if err != nil {
 		return 0, err
 	}
@@ -105,6 +113,11 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 			fmt.Fprintln(e.stdout, h.Name)
 		}
 		return exitOK, nil
+	}
+	if input != nil {
+		if err := input.Load(e.stdin, ""); err != nil {
+			return 0, usageError(fmt.Errorf("-I: %w", err), "")
+		}
 	}
 	priv, err := privilege(ctx, opts)
 	if errors.Is(err, runner.ErrInterrupted) {
@@ -196,10 +209,12 @@ func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) 
 	return nil, &exitError{code: exitFailed, err: fmt.Errorf("pattern %q matched no hosts", opts.args[0]), hint: hint}
 }
 
-// prepareJob gives the module its options and arguments. Arguments it
-// rejects are exit status 3.
-func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
+// prepareJob gives the module its options and arguments, and input, the
+// standard input -I will read once the run starts (nil without -I).
+// Arguments it rejects are exit status 3.
+func prepareJob(mod modules.Module, opts options, e env, input *modules.Input) (modules.Job, error) {
 	modOpts := modules.Options{
+		Input:       input,
 		Timeout:     opts.timeout,
 		Interactive: opts.interactive,
 		Sudo:        opts.sudo,
@@ -296,6 +311,22 @@ func warnHostKeys(e env, s runner.HostKeyStats) {
 	if s.Accepted > 0 {
 		fmt.Fprintf(e.stderr, "dt: warning: %d new host key(s) accepted unverified and recorded in known_hosts (--host-keys accept-new, or StrictHostKeyChecking accept-new or no)\n", s.Accepted)
 	}
+}
+
+// checkStdin refuses -I where standard input is already taken, or where
+// the module would not use it.
+func checkStdin(opts options, pat hosts.Pattern, mod modules.Module) error {
+	switch {
+	case !opts.stdin:
+		return nil
+	case opts.interactive:
+		return errors.New("-I and -i both want standard input: -i attaches it to each host in turn, -I gives all of it to every host")
+	case hosts.ReadsStdin(pat):
+		return errors.New("-I and the pattern's out: both want standard input; save the host list to a file and select with -D FILE or sys:, or the data to a file and use copy")
+	case !modules.ReadsStdin(mod):
+		return fmt.Errorf("module %s does not read standard input; -I works with ssh (and --sudo ssh)", mod.Name())
+	}
+	return nil
 }
 
 // loadInventory reads -D/--db, $DTOOLS_DB or ~/.dtdb; without any, the

@@ -12,6 +12,12 @@
 //     timed out or was interrupted, and nothing is left as a zombie (PID 1 of
 //     this machine does not reap orphans).
 //
+// Every host also mounts a tmpfs of its own at Fleet.Private (the same path
+// on every host, Options.PrivateSize each, 256 MiB by default, mode 1777),
+// so that a file copied to 50 hosts is 50 files, and a host with a small
+// one has a disk that fills up. Host.PrivatePath reaches a host's files
+// from outside, through the /proc root of its sshd.
+//
 // The client side lives in a fake home directory, Fleet.Home, holding
 // ~/.ssh/config, ~/.ssh/known_hosts, ~/.ssh/id_ed25519 and ~/.dtdb, so that
 //

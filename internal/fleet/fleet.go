@@ -61,9 +61,17 @@ type Options struct {
 	// the RunitServices (sleeper, flaky, stopped, ...), and SVDIR set in
 	// its sessions (see Host.SVDir).
 	Runit bool
+	// PrivateSize gives host i's private directory (Fleet.Private) its
+	// size in bytes; default DefaultPrivateSize. A small one makes a host
+	// whose disk fills up.
+	PrivateSize func(i int) int64
 	// Log receives progress and diagnostics; may be nil.
 	Log io.Writer
 }
+
+// DefaultPrivateSize is the default size limit of a host's private
+// directory. tmpfs takes memory only for what is written.
+const DefaultPrivateSize = 256 << 20
 
 // DefaultPorts are the ports tried, in order, when Options.Port is 0.
 var DefaultPorts = []int{22, 2222, 22222}
@@ -107,6 +115,15 @@ type Host struct {
 	LogFile     string        // sshd's log (LogLevel VERBOSE)
 	PID         int           // sshd's PID (PID 1 of the host's namespaces)
 	SVDir       string        // runit service directory (SVDIR of its sessions) if Options.Runit
+	PrivateSize int64         // size limit of its private directory (Fleet.Private), bytes
+}
+
+// PrivatePath is where path p inside the host's private directory
+// (Fleet.Private) is seen from outside the host: through the /proc root
+// of its sshd, which lives in the host's mount namespace. Tests read and
+// prepare a host's files there (as root).
+func (h *Host) PrivatePath(f *Fleet, p string) string {
+	return filepath.Join(fmt.Sprintf("/proc/%d/root", h.PID), f.Private, p)
 }
 
 // HostPort returns "Addr:Port".
@@ -119,6 +136,12 @@ type Fleet struct {
 	Hosts []Host // in the order of Options.N
 	ID    string // random; sessions get DT_TEST_FLEET=ID
 	User  string // login user
+	// Private is the same path on every host (Dir/private), where each
+	// host has a directory of its own: a tmpfs mounted in its mount
+	// namespace, writable by everyone (mode 1777), so that files a test
+	// copies to 50 hosts are 50 files. Empty for systemd fleets, whose
+	// containers have their own file systems.
+	Private string
 
 	ClientKey      string        // Home/.ssh/id_ed25519, unencrypted, in AuthorizedKeys
 	ClientKeyPub   ssh.PublicKey // its public half
@@ -177,6 +200,9 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 	if o.Tags == nil {
 		o.Tags = DefaultTags
 	}
+	if o.PrivateSize == nil {
+		o.PrivateSize = func(int) int64 { return DefaultPrivateSize }
+	}
 	if o.User == "" {
 		o.User = "fleet"
 	}
@@ -202,6 +228,10 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 
 	f = newFleet(dir, o.User, o)
 	f.login = login
+	f.Private = filepath.Join(dir, "private")
+	if err := mkdir(f.Private, 0o755); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
 	if o.Port, err = f.reserveAddrs(o.FirstAddr, o.N, o.Port); err != nil {
 		return nil, err
 	}
@@ -229,6 +259,10 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 			Config:      filepath.Join(hd, "sshd_config"),
 			HostKeyFile: filepath.Join(hd, "ssh_host_ed25519_key"),
 			LogFile:     filepath.Join(hd, "sshd.log"),
+			PrivateSize: o.PrivateSize(i),
+		}
+		if h.PrivateSize <= 0 { // tmpfs takes size=0 as "unlimited"
+			h.PrivateSize = DefaultPrivateSize
 		}
 		if o.Runit {
 			h.SVDir = filepath.Join(hd, "service")
@@ -384,10 +418,12 @@ func (f *Fleet) writeHostCert(h *Host) (string, error) {
 }
 
 // hostScript is what PID 1 of a host's fresh namespaces runs: name the host,
-// mount its own /proc, start its runsvdir if asked, and become its sshd.
+// mount its own /proc and its private directory, start its runsvdir if
+// asked, and become its sshd.
 const hostScript = `set -e
 echo "$DT_HOST" >/proc/sys/kernel/hostname
 mount -t proc -o nosuid,nodev,noexec proc /proc
+mount -t tmpfs -o "size=$DT_PRIVATE_SIZE,mode=1777,nosuid,nodev" dt-private "$DT_PRIVATE"
 if [ -n "$DT_SVDIR" ]; then
 	env -i PATH="$PATH" HOME="$DT_USER_HOME" USER="$DT_USER" LOGNAME="$DT_USER" \
 		DT_TEST_HOST="$DT_HOST" DT_TEST_FLEET="$DT_FLEET" SVDIR="$DT_SVDIR" \
@@ -448,6 +484,8 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 		"DT_USER=" + f.login.name,
 		"DT_USER_HOME=" + f.login.home,
 		"DT_RUNIT_LOG=" + runitLog,
+		"DT_PRIVATE=" + f.Private,
+		"DT_PRIVATE_SIZE=" + strconv.FormatInt(h.PrivateSize, 10),
 	}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr

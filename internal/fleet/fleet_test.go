@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -389,5 +390,27 @@ func TestEnsureTraversable(t *testing.T) {
 		if st, _ := os.Stat(p); st.Mode().Perm()&0o001 == 0 {
 			t.Errorf("%s: mode %v", p, st.Mode())
 		}
+	}
+}
+
+// TestPrivateDirs: every host has its own writable directory at the same
+// path (a tmpfs of its size in its mount namespace), seen from outside
+// through PrivatePath, and invisible on the machine itself.
+func TestPrivateDirs(t *testing.T) {
+	f := StartTest(t, Options{N: 2, PrivateSize: func(i int) int64 { return int64(i+1) << 20 }})
+	for i, h := range f.Hosts {
+		mustSSH(t, f, h.Name, "echo $(hostname) > "+f.Private+"/who")
+		got, err := os.ReadFile(h.PrivatePath(f, "who"))
+		if err != nil || strings.TrimSpace(string(got)) != h.Name {
+			t.Errorf("%s: %q, %v", h.Name, got, err)
+		}
+		// df's 1K-blocks of the tmpfs: the size asked for.
+		df := strings.Fields(mustSSH(t, f, h.Name, "df -k --output=size "+f.Private+" | tail -1"))
+		if want := fmt.Sprint((i + 1) << 10); len(df) != 1 || df[0] != want {
+			t.Errorf("%s: df says %q KiB, want %s", h.Name, df, want)
+		}
+	}
+	if ents, err := os.ReadDir(f.Private); err != nil || len(ents) != 0 {
+		t.Errorf("the machine's %s holds %d entries (%v); the hosts' files must stay in their namespaces", f.Private, len(ents), err)
 	}
 }
