@@ -27,6 +27,9 @@ type Host struct {
 	dialErr error
 	priv    Privilege
 	sudoed  bool // a command went through sudo: failures get a sudo hint
+	// out says where the output of commands that do not choose goes:
+	// spilled past a limit, or streamed line by line (see OutputJob).
+	out rawOutput
 }
 
 // Name is the host name printed in records.
@@ -59,7 +62,10 @@ func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 	if h.dialErr != nil {
 		return runner.Result{ExitCode: -1}, h.dialErr
 	}
-	return runner.Run(ctx, h.client, cmd)
+	cmd = h.out.apply(cmd)
+	res, err := runner.Run(ctx, h.client, cmd)
+	h.out.flush()
+	return res, err
 }
 
 // Record builds a record for this host.
@@ -97,6 +103,9 @@ func (h *Host) SudoHint(out []byte) string {
 // command modules print: okay on exit 0; otherwise fail with the exit
 // status, the signal, or the stage that went wrong, and any output so far.
 func (h *Host) Result(res runner.Result, err error) output.Record {
+	if res.Spool != nil {
+		return h.spilledResult(res, err)
+	}
 	if err != nil {
 		msg := err.Error()
 		switch runner.Stage(err) {
@@ -125,6 +134,9 @@ func (h *Host) Result(res runner.Result, err error) output.Record {
 			out = append(bytes.TrimRight(bytes.Clone(out), "\n"), " (hint: "+hint+")"...)
 		}
 		return h.Record(output.Fail, output.StageExit, out, res.ExitCode)
+	}
+	if h.out.stream != nil {
+		return h.Record(output.Okay, output.StageExit, res.Output, 0) // the verdict: "exit 0"
 	}
 	return h.Record(output.Okay, "", res.Output, 0)
 }
