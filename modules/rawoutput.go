@@ -85,21 +85,18 @@ func (c *lineCutter) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			room := output.SpoolLimit - len(c.buf)
-			if len(p) < room {
-				c.buf = append(c.buf, p...)
-				return n, nil
-			}
-			c.buf = append(c.buf, p[:room]...)
-			p = p[room:]
-			c.send()
-			continue
+		end, whole := len(p), false
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			end, whole = i+1, true
 		}
-		c.buf = append(c.buf, p[:i+1]...)
-		p = p[i+1:]
-		c.send()
+		if room := output.SpoolLimit - len(c.buf); end > room {
+			end, whole = room, true
+		}
+		c.buf = append(c.buf, p[:end]...)
+		p = p[end:]
+		if whole {
+			c.send()
+		}
 	}
 	return n, nil
 }
