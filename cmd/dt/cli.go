@@ -78,6 +78,11 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
+	view           string // --view, -b: "" or one of output.ViewNames
+	sort           bool
+	stream         bool
+	summary        bool
+	quiet          bool
 	args           []string // PATTERN MODULE ARGS...
 }
 
@@ -135,6 +140,12 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
 			&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+			&cli.StringFlag{Name: "view", Usage: "how to show the records: lines (default, for scripts), gather, host, status or compact (for people; see README)", DefaultText: "lines"},
+			&cli.BoolFlag{Name: "gather", Aliases: []string{"b"}, Usage: "same as --view gather: hosts with the same output once, smallest groups first"},
+			&cli.BoolFlag{Name: "sort", Usage: "records in selection order instead of as hosts finish"},
+			&cli.BoolFlag{Name: "stream", Usage: "print each output line as a record as it arrives, then one record per host with its exit status (ssh, script, sudo)"},
+			&cli.BoolFlag{Name: "summary", Usage: "print the summary line on stderr even when it is not a terminal"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress line and no summary on the terminal"},
 			&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 		},
 		Action: func(c *cli.Context) error {
@@ -150,6 +161,9 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			opts.sudo = c.Bool("sudo")
 			opts.askSudoPass = c.Bool("ask-sudo-pass")
 			opts.args = c.Args().Slice()
+			if err := readViewOptions(c, &opts); err != nil {
+				return err
+			}
 			var err error
 			if opts.connectTimeout, err = parseDuration("connect-timeout", c.String("connect-timeout")); err != nil {
 				return err

@@ -14,7 +14,6 @@ import (
 
 	"github.com/dtools/dt/hosts"
 	"github.com/dtools/dt/modules"
-	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
 )
 
@@ -42,6 +41,9 @@ func run(ctx context.Context, opts options, e env) int {
 	args := opts.args
 	if len(args) > 0 && args[0] == "help" {
 		return help(args[1:], e)
+	}
+	if len(args) > 0 && args[0] == "view" {
+		return viewCommand(args[1:], opts, e)
 	}
 	if len(args) < 2 {
 		if len(args) == 0 {
@@ -115,6 +117,11 @@ func run(ctx context.Context, opts options, e env) int {
 		}
 		return exitUsage
 	}
+	if err := checkStream(opts, mod, job); err != nil {
+		e.errorf("%v", err)
+		e.hintf("--stream works with the modules that print a command's output: ssh, script, sudo")
+		return exitUsage
+	}
 	if opts.pretend {
 		for _, h := range selected {
 			fmt.Fprintln(e.stdout, h.Name)
@@ -164,12 +171,10 @@ func run(ctx context.Context, opts options, e env) int {
 	pool := runner.NewPool(cfg)
 	defer pool.Close()
 
-	var out output.Writer
-	if opts.json {
-		out = output.NewJSON(e.stdout)
-	} else {
-		f, _ := e.stdout.(*os.File)
-		out = output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
+	pr, err := newPrinter(opts, e, len(selected))
+	if err != nil {
+		e.errorf("%v", err)
+		return exitUsage
 	}
 	fanout := opts.fanout
 	if opts.interactive {
@@ -183,10 +188,14 @@ func run(ctx context.Context, opts options, e env) int {
 		Pool:     pool,
 		Fanout:   fanout,
 		Timeout:  opts.timeout,
-		Out:      out,
+		Out:      pr.out,
+		Sort:     pr.sort,
+		Track:    pr.track(),
+		Stream:   opts.stream,
 
 		Privilege: priv,
 	})
+	pr.finish()
 	switch {
 	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
 		return exitInterrupted
