@@ -129,4 +129,3 @@ func byHost(recs []output.Record) []output.Record {
 type linesView struct{ *output.Omni }
 
 func (linesView) Close() error { return nil }
-
