@@ -51,6 +51,17 @@ MODULES (dt --list; dt help MODULE)
 
 PATTERNS
 %s
+VIEWS (for people; scripts read the lines or --json)
+   -b, --view gather   hosts with the same output once, under h[01-20] (20 hosts),
+                       the smallest groups (the odd ones) first
+   --view host         each host's output under its name, in selection order
+   --view status       failures first, then the rest
+   --view compact      a dot per okay host as they finish, then the failures
+   dt view VIEW [FILE] the same over saved lines or --json records (or stdin)
+   On a terminal, a progress line while the run goes and a summary after it,
+   on stderr (--summary: also on a pipe; --quiet: neither). --stream prints
+   each output line as a record as it arrives, then each host's exit status.
+
 INVENTORY
    ~/.dtdb (or -D FILE, or $DTOOLS_DB), one host per line:
       [user@]host[:port][|[user@]jump[:port][,jump2...]] tag1 tag2 ...
@@ -120,7 +131,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	app := &cli.App{
 		Name:            "dt",
 		Usage:           "run commands on many hosts at once",
-		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt --list\ndt help MODULE",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt view VIEW [FILE]\ndt --list\ndt help MODULE",
 		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
 		HideHelpCommand: true,
 		Writer:          stdout,
