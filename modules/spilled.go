@@ -69,4 +69,3 @@ func trailing(sp *output.Spool, n int64, max int) int64 {
 	}
 	return count
 }
-
