@@ -99,9 +99,31 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	cmd.Dir = m.env.workDir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if inv.bigOutput {
+		f, err := os.Create(m.bigOutputFile())
+		if err != nil {
+			return procResult{}, err
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	var screen <-chan []byte
+	if inv.pty {
+		ptmx, pts, err := openTerminal(200, 50)
+		if err != nil {
+			return procResult{}, err
+		}
+		defer ptmx.Close()
+		defer pts.Close()
+		cmd.Stdout, cmd.Stderr = pts, pts
+		screen = readAll(ptmx)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dirFD.Fd()), Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return procResult{}, fmt.Errorf("%s: %w", inv.argv[0], err)
+	}
+	if inv.pty {
+		cmd.Stdout.(*os.File).Close() // the child has it; the master reads until it closes
 	}
 	done := make(chan struct{})
 	go func() {
@@ -114,6 +136,9 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	werr := cmd.Wait()
 	close(done)
 	r := procResult{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	if screen != nil {
+		r.stdout = <-screen
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxrssKiB = ru.Maxrss
 	}
@@ -223,8 +248,24 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		}
 		maxrss = max(maxrss, pr.maxrssKiB)
 		res.ExitStatus = max(res.ExitStatus, pr.exit)
+		var hr hostResults
+		switch {
+		case inv.bigOutput:
+			var n int64
+			hr, n, err = checkBigOutput(m.bigOutputFile(), j, hostSet)
+			os.Remove(m.bigOutputFile())
+			if err != nil {
+				close(stop)
+				wg.Wait()
+				return res, err
+			}
+			pr.stdout = []byte(fmt.Sprintf("(%d bytes of records, checked and not kept)\n", n))
+		case inv.parse != nil:
+			hr = inv.parse(pr.stdout, pr.stderr, hostSet)
+		default:
+			hr = t.parse(pr.stdout, pr.stderr, hostSet)
+		}
 		outs = append(outs, pr.stdout, pr.stderr)
-		hr := t.parse(pr.stdout, pr.stderr, hostSet)
 		for _, h := range m.env.hosts {
 			switch {
 			case hr.failed[h] != "":
@@ -298,6 +339,9 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	}
 	return res, nil
 }
+
+// bigOutputFile is where a large-output job's stdout goes.
+func (m *meter) bigOutputFile() string { return filepath.Join(m.env.workDir, "big-stdout") }
 
 func setOnce(m map[string]string, k, v string) {
 	if _, ok := m[k]; !ok {
