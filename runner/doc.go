@@ -4,8 +4,9 @@
 // files, passphrase prompts), host key verification against known_hosts
 // (strict, accept-new, off), the connection pool (one connection per host
 // per run, one shared connection per jump host), remote commands with real
-// cancellation (Run signals the remote process group, then closes), and the
-// bounded fan-out (Each).
+// cancellation (Run signals the remote process group, then closes; its
+// output kept in memory, or past Command.SpillAfter bytes in a spool file),
+// and the bounded fan-out (Each).
 //
 // The runner never prints and never exits. Every per-host problem comes back
 // as an *Error that names the stage where it happened (connect, handshake,
