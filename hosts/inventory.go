@@ -20,6 +20,10 @@ const maxInventoryLine = 1 << 20
 // looked at; the host is always near the start, the rest is ignored.
 const maxForeignLine = 64 << 10
 
+// MaxJumps is the longest chain of jump hosts dt connects through, written
+// in the inventory or built from ssh_config ProxyJump lines.
+const MaxJumps = 8
+
 // ParseError reports a malformed inventory or standard-input line.
 type ParseError struct {
 	File string // name given to the parser, or "stdin"
@@ -246,6 +250,9 @@ func parseHostSpec(s string) (Host, string) {
 		return Host{}, fmt.Sprintf("bad jump spec %q (more than one '|') in %q", jump, s)
 	}
 	n := strings.Count(jump, ",") + 1
+	if n > MaxJumps {
+		return Host{}, fmt.Sprintf("jump chain of %d hosts in %q; at most %d are allowed", n, s, MaxJumps)
+	}
 	h.Jump = make([]Hop, 0, n)
 	for j := range strings.SplitSeq(jump, ",") {
 		if j == "" {

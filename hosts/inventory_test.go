@@ -38,6 +38,7 @@ func TestParseInventoryLines(t *testing.T) {
 		{"web1|gw", Host{Hop: Hop{Name: "web1"}, Jump: []Hop{{Name: "gw"}}}},
 		{"root@web1:22|admin@gw:2200 t", Host{Hop: Hop{User: "root", Name: "web1", Port: "22"}, Jump: []Hop{{User: "admin", Name: "gw", Port: "2200"}}, Tags: []string{"t"}}},
 		{"web1|j1,u@j2:2,[::1]:3", Host{Hop: Hop{Name: "web1"}, Jump: []Hop{{Name: "j1"}, {User: "u", Name: "j2", Port: "2"}, {Name: "::1", Port: "3"}}}},
+		{"web1|j1,j2,j3,j4,j5,j6,j7,j8", Host{Hop: Hop{Name: "web1"}, Jump: []Hop{{Name: "j1"}, {Name: "j2"}, {Name: "j3"}, {Name: "j4"}, {Name: "j5"}, {Name: "j6"}, {Name: "j7"}, {Name: "j8"}}}},
 		{"[::2]:22|[::1]", Host{Hop: Hop{Name: "::2", Port: "22"}, Jump: []Hop{{Name: "::1"}}}},
 	}
 	for _, tt := range tests {
@@ -93,6 +94,7 @@ func TestParseInventoryErrors(t *testing.T) {
 		{"web1|a,", `db:1: bad jump spec "a," (empty jump host) in "web1|a,"`},
 		{"web1|gw:0", `db:1: bad jump spec "gw:0" (bad port "0") in "web1|gw:0"`},
 		{"web1|@gw", `db:1: bad jump spec "@gw" (empty user) in "web1|@gw"`},
+		{"web1|j1,j2,j3,j4,j5,j6,j7,j8,j9", `db:1: jump chain of 9 hosts in "web1|j1,j2,j3,j4,j5,j6,j7,j8,j9"; at most 8 are allowed`},
 		{"|gw", `db:1: empty host in "|gw"`},
 		{"ok1\n\n# c\nweb1:x", `db:4: bad port "x" in "web1:x"`},
 		{"root@web1 a\nadmin@web1 b", `db:2: host "web1" redefined with a different user, port or jump: "admin@web1" here, "root@web1" at db:1`},

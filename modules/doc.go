@@ -18,4 +18,12 @@
 // a private spool file the writers stream from (see output.Spilled), and
 // with Run.Stream print it line by line as it arrives. Modules that parse
 // their commands' output keep it in memory.
+//
+// Beside the module files, a few files hold what several modules share:
+// svstatus.go parses "sv status" (runit, svc), unitstate.go models a
+// systemd unit's "systemctl show" state (systemctl, svc), unitjournal.go
+// reads the journal lines a failed unit's record carries (systemctl, svc),
+// journalpid.go finds a unit's processes' lines by PID (systemctl,
+// journal), and runtimedir.go sets XDG_RUNTIME_DIR for --user sessions
+// (systemctl, journal).
 package modules

@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,10 +32,13 @@ type Run struct {
 	Out      output.Writer
 	// Privilege elevates every remote command (--sudo, -K).
 	Privilege Privilege
+	// Rollout says how the hosts are taken: batches, failure budget,
+	// health gate. The zero value runs every host in one batch.
+	Rollout Rollout
 	// Sort writes records in selection order, host by host, instead of as
 	// they arrive (--sort, and the views that need it). A host's records
-	// are held only while an earlier host is still running. It overrides
-	// a Sorter job's order. --stream lines are never held.
+	// are held only while an earlier host is not done. It overrides a
+	// Sorter job's order. --stream lines are never held.
 	Sort bool
 	// Track, when set, hears each host start and finish (progress line,
 	// summary).
@@ -57,13 +61,16 @@ type Sorter interface {
 	Less(a, b output.Record) bool
 }
 
-// Execute runs r.Job on every host, at most r.Fanout at a time, and writes
-// every record to r.Out as it is produced (see Run.Sort and Sorter for the
-// other orders). Every host gets at least one record, even when the run is
-// interrupted before it starts. Execute returns the number of fail records
-// written. A record's spilled output is released once r.Out has it; a
-// Writer that keeps records retains them.
-func Execute(ctx context.Context, r Run) (failed int) {
+// Execute runs r.Job on every host, at most r.Fanout at a time, in the
+// batches of r.Rollout, and writes every record to r.Out as it is
+// produced (see Run.Sort and Sorter for the other orders). Every selected
+// host gets at least one record: okay or fail when it ran, fail when the
+// run was interrupted before it started in its batch, skip when its batch
+// never started (the failure budget was spent, or the run was
+// interrupted). Execute returns the number of records that were not okay.
+// A record's spilled output is released once r.Out has it; a Writer that
+// keeps records retains them.
+func Execute(ctx context.Context, r Run) (notOkay int) {
 	out := r.Out
 	var sorted *sortingWriter
 	if s, ok := r.Job.(Sorter); ok && !r.Sort {
@@ -71,16 +78,14 @@ func Execute(ctx context.Context, r Run) (failed int) {
 		out = sorted
 		defer sorted.flush(r.Out)
 	}
-	var order *orderedWriter
+	counter := &countingWriter{w: out}
 	if r.Sort {
-		order = newOrderedWriter(out, len(r.Hosts))
+		counter.order = newOrderedWriter(out, len(r.Hosts))
 	}
-	var fails atomic.Int64
-	local := false
+	local, raw := false, false
 	if lj, ok := r.Job.(LocalJob); ok {
 		local = lj.Local()
 	}
-	raw := false
 	if oj, ok := r.Job.(OutputJob); ok {
 		raw = oj.RawOutput()
 	}
@@ -88,59 +93,152 @@ func Execute(ctx context.Context, r Run) (failed int) {
 	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
 		fanout = len(r.Hosts)
 	}
-	runner.Each(ctx, len(r.Hosts), fanout, func(ctx context.Context, i int) {
-		h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
-		v := hostVerdict{rec: h.Okay(nil)}
-		emit := func(rec output.Record) {
-			if rec.Status != output.Okay {
-				fails.Add(1)
-			}
-			v.see(rec)
-			if order != nil && !rec.Line {
-				order.write(i, rec)
-				return
-			}
-			writeRecord(out, rec)
-		}
-		if raw {
-			h.out.spillAfter = output.SpoolLimit
-			if r.Stream {
-				h.out.stream = newLineStream(h, emit)
+	n := len(r.Hosts)
+	batches := r.Rollout.batches(n)
+	budget := r.Rollout.budget(n)
+	var failedHosts atomic.Int64
+	for k, b := range batches {
+		if k > 0 && r.Rollout.BatchWait > 0 {
+			select {
+			case <-time.After(r.Rollout.BatchWait):
+			case <-ctx.Done():
 			}
 		}
-		if r.Track != nil {
-			r.Track.HostStarted(h.Name())
+		if context.Cause(ctx) != nil && k > 0 {
+			r.skip(counter, batches[k:], fmt.Sprintf("not started: interrupted (stopped before batch %d of %d)", k+1, len(batches)))
+			break
 		}
-		defer func() {
-			if order != nil {
-				order.done(i)
+		began := time.Now()
+		runner.Each(ctx, b[1]-b[0], fanout, func(ctx context.Context, i int) {
+			if d := time.Duration(i) * r.Rollout.Stagger; d > 0 {
+				select {
+				case <-time.After(time.Until(began.Add(d))):
+				case <-ctx.Done():
+				}
 			}
-			if r.Track != nil {
-				r.Track.HostDone(v.rec)
+			if r.host(ctx, b[0]+i, local, raw, counter) {
+				failedHosts.Add(1)
 			}
-		}()
-		if err := context.Cause(ctx); err != nil {
-			emit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
-			return
+		})
+		if k == len(batches)-1 {
+			break
 		}
-		if !local {
-			t, err := r.Resolver.Resolve(h.Entry)
-			if err != nil {
-				emit(h.Fail(&runner.Error{Stage: output.StageResolve, Err: err}))
-				return
-			}
-			h.target = t
-			defer r.Pool.Release(t)
+		if failed := int(failedHosts.Load()); budget >= 0 && failed > budget {
+			r.skip(counter, batches[k+1:], fmt.Sprintf("not started: %s failed, more than --max-fail %s (stopped after batch %d of %d)",
+				hostCount(failed), r.Rollout.budgetText(n), k+1, len(batches)))
+			break
 		}
-		if r.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
-			defer cancel()
-		}
-		r.Job.Run(ctx, h, emit)
-	})
-	return int(fails.Load())
+	}
+	return counter.notOkay()
 }
+
+// host runs the job on host i and reports whether the host failed.
+func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWriter) (failed bool) {
+	h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
+	v := hostVerdict{rec: h.Okay(nil)}
+	hostEmit := func(rec output.Record) {
+		if rec.Status != output.Okay && !rec.Line {
+			failed = true
+		}
+		v.see(rec)
+		out.emit(i, rec)
+	}
+	if r.Track != nil {
+		r.Track.HostStarted(h.Name())
+	}
+	defer func() {
+		out.done(i)
+		if r.Track != nil {
+			r.Track.HostDone(v.rec)
+		}
+	}()
+	if raw {
+		h.out.spillAfter = output.SpoolLimit
+		if r.Stream {
+			h.out.stream = newLineStream(h, hostEmit) // live, even past a gate
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		hostEmit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
+		return failed
+	}
+	if !local {
+		t, err := r.Resolver.Resolve(h.Entry)
+		if err != nil {
+			hostEmit(h.Fail(&runner.Error{Stage: output.StageResolve, Err: err}))
+			return failed
+		}
+		h.target = t
+		defer h.release()
+	}
+	jobCtx := ctx
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		jobCtx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
+		defer cancel()
+	}
+	if r.Rollout.Gate.Cmd == "" || local {
+		r.Job.Run(jobCtx, h, hostEmit)
+		return failed
+	}
+	// Hold the records until the gate has spoken (it runs outside the
+	// module's --timeout, within its own --gate-timeout).
+	var held gated
+	r.Job.Run(jobCtx, h, held.emit)
+	var gateErr error
+	if !held.failed && len(held.recs) > 0 {
+		gateErr = r.Rollout.Gate.wait(ctx, h)
+	}
+	held.release(hostEmit, gateErr)
+	return failed
+}
+
+// skip writes a skip record for every host of batches.
+func (r Run) skip(out *countingWriter, batches [][2]int, why string) {
+	for _, b := range batches {
+		for i := b[0]; i < b[1]; i++ {
+			h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now()}
+			rec := h.Record(output.Skip, "", []byte(why), -1)
+			if r.Track != nil {
+				r.Track.HostStarted(h.Name())
+			}
+			out.emit(i, rec)
+			out.done(i)
+			if r.Track != nil {
+				r.Track.HostDone(rec)
+			}
+		}
+	}
+}
+
+// countingWriter counts the records that are not okay and passes records
+// on: at once, or through order (Run.Sort).
+type countingWriter struct {
+	w     output.Writer
+	order *orderedWriter
+	bad   atomic.Int64
+}
+
+// emit passes on host i's record.
+func (c *countingWriter) emit(i int, rec output.Record) {
+	if rec.Status != output.Okay {
+		c.bad.Add(1)
+	}
+	if c.order != nil && !rec.Line {
+		c.order.write(i, rec)
+		return
+	}
+	writeRecord(c.w, rec)
+}
+
+// done says host i has no more records.
+func (c *countingWriter) done(i int) {
+	if c.order != nil {
+		c.order.done(i)
+	}
+}
+
+func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
 
 // writeRecord gives rec to w and then lets go of its spilled output.
 func writeRecord(w output.Writer, rec output.Record) {
@@ -149,23 +247,19 @@ func writeRecord(w output.Writer, rec output.Record) {
 	rec.Release()
 }
 
-// hostVerdict is what a host's records say about it: its first failure, or
-// okay. The message is left out.
+// hostVerdict is what a host's records say about it: its first record
+// that is not okay, or okay. The message is left out.
 type hostVerdict struct {
-	rec    output.Record
-	failed bool
+	rec output.Record
+	bad bool
 }
 
 func (v *hostVerdict) see(rec output.Record) {
-	if v.failed || rec.Line {
+	if v.bad || rec.Line {
 		return
 	}
 	rec.Message, rec.Spilled = nil, nil
-	if rec.Status != output.Okay {
-		v.rec, v.failed = rec, true
-		return
-	}
-	v.rec = rec
+	v.rec, v.bad = rec, rec.Status != output.Okay
 }
 
 // orderedWriter writes records in host order: host i's records go out as

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/dtools/dt/hosts"
 	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
@@ -23,10 +21,13 @@ type Host struct {
 
 	target  *runner.Target
 	pool    *runner.Pool
-	client  *ssh.Client
+	lease   *runner.Lease
 	dialErr error
 	priv    Privilege
 	sudoed  bool // a command went through sudo: failures get a sudo hint
+	// sudoRefused is the first sudo validation failure on this host (-K):
+	// later sudo commands fail with it instead of costing another attempt.
+	sudoRefused error
 	// out says where the output of commands that do not choose goes:
 	// spilled past a limit, or streamed line by line (see OutputJob).
 	out rawOutput
@@ -45,27 +46,53 @@ func (h *Host) Run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 }
 
 // RunSudo runs one remote command as root through sudo, with the run's
-// password (-K) if it has one.
+// password (-K) if it has one. Once sudo has refused the password (or the
+// user) on this host, RunSudo fails at once: sudo is asked once per host,
+// not once per command, so a wrong password cannot lock the account.
 func (h *Host) RunSudo(ctx context.Context, cmd runner.Command) (runner.Result, error) {
 	h.sudoed = true
-	return h.run(ctx, sudoWrap(cmd, h.priv.Password))
+	if h.sudoRefused != nil {
+		return runner.Result{ExitCode: -1}, h.sudoRefused
+	}
+	res, err := h.run(ctx, sudoWrap(cmd, h.priv.Password))
+	if err == nil && h.priv.Password != nil {
+		if out, failed := sudoValidationFailed(res); failed {
+			res.Output = out
+			why := "sudo refused the -K password or the login user"
+			if hint := sudoHint(out); hint != "" {
+				why = hint
+			}
+			h.sudoRefused = &runner.Error{Stage: output.StageAuth, Err: fmt.Errorf("sudo: not asked again on this host after it failed once (%s)", why)}
+		}
+	}
+	return res, err
 }
 
 func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
-	if h.client == nil && h.dialErr == nil {
+	if h.lease == nil && h.dialErr == nil {
 		if h.target == nil || h.pool == nil {
 			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
 		} else {
-			h.client, h.dialErr = h.pool.Client(ctx, h.target)
+			h.lease, h.dialErr = h.pool.Acquire(ctx, h.target)
 		}
 	}
 	if h.dialErr != nil {
 		return runner.Result{ExitCode: -1}, h.dialErr
 	}
 	cmd = h.out.apply(cmd)
-	res, err := runner.Run(ctx, h.client, cmd)
+	res, err := runner.Run(ctx, h.lease.Client, cmd)
 	h.out.flush()
 	return res, err
+}
+
+// connected reports whether the host's connection was established.
+func (h *Host) connected() bool { return h.lease != nil }
+
+// release gives the host's connection back to the pool.
+func (h *Host) release() {
+	if h.lease != nil {
+		h.lease.Release()
+	}
 }
 
 // Record builds a record for this host.
@@ -110,7 +137,7 @@ func (h *Host) Result(res runner.Result, err error) output.Record {
 		msg := err.Error()
 		switch runner.Stage(err) {
 		case output.StageTimeout, output.StageInterrupt:
-			if res.ExitCode == -1 && h.client != nil {
+			if res.ExitCode == -1 && h.connected() {
 				msg += "; remote command stopped"
 			}
 		}

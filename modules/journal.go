@@ -267,7 +267,7 @@ func (j journalJob) Run(ctx context.Context, h *Host, emit func(output.Record)) 
 	lines.flush()
 	res.Output = stderr.Bytes()
 	if err != nil {
-		if j.follow && (runner.Stage(err) == output.StageInterrupt || runner.Stage(err) == output.StageTimeout) && h.client != nil {
+		if j.follow && (runner.Stage(err) == output.StageInterrupt || runner.Stage(err) == output.StageTimeout) && h.connected() {
 			return // the normal end of following
 		}
 		emit(h.Result(res, err))

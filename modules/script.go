@@ -3,9 +3,12 @@ package modules
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
@@ -36,7 +39,8 @@ so it reaches the script as exactly one argument, whatever it contains.
   dt tag:web script ./check-disk.sh /srv 90
   dt exp:^db script ./report.py --verbose
 
-Since the script itself arrives on stdin, it cannot read stdin.`
+Since the script itself arrives on stdin, it cannot read stdin. FILE must
+be a regular file of at most 16 MiB (not a pipe or a device).`
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "ash": true, "mksh": true, "busybox": true}
@@ -48,7 +52,7 @@ func (m Script) Prepare(args []string, opts Options) (Job, error) {
 	}
 	read := opts.ReadFile
 	if read == nil {
-		read = os.ReadFile
+		read = readScript
 	}
 	body, err := read(args[0])
 	if err != nil {
@@ -59,6 +63,57 @@ func (m Script) Prepare(args []string, opts Options) (Job, error) {
 		return nil, usagef(m.Name(), "%s: %v", args[0], err)
 	}
 	return scriptJob{cmd: scriptCommand(interp, args[1:]), body: body}, nil
+}
+
+// MaxScriptSize is the largest script the script module sends. The script
+// is held in memory once and sent to every host on stdin.
+const MaxScriptSize = 16 << 20
+
+// readScript reads a script file: a regular file of at most MaxScriptSize
+// bytes. A device, a pipe or /dev/zero would be read without end.
+func readScript(name string) ([]byte, error) {
+	// Non-blocking: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); save the script to a file first", name, fileKind(st.Mode()))
+	}
+	if st.Size() > MaxScriptSize {
+		return nil, fmt.Errorf("%s is %d bytes; a script may have at most %d (16 MiB); copy large files with a file transfer instead", name, st.Size(), MaxScriptSize)
+	}
+	// The file may grow while it is read: read one byte past the limit.
+	body, err := io.ReadAll(io.LimitReader(f, MaxScriptSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxScriptSize {
+		return nil, fmt.Errorf("%s grew past %d bytes (16 MiB) while it was read", name, MaxScriptSize)
+	}
+	return body, nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a plain file"
 }
 
 // interpreter returns the shebang's words, or /bin/sh without one.

@@ -2,6 +2,10 @@ package modules
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -40,6 +44,40 @@ func TestScriptErrors(t *testing.T) {
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("Prepare(%q) = %v, want a *UsageError", args, err)
+		}
+	}
+}
+
+// readScript refuses what would be read without end or is too large, and
+// reads a regular file.
+func TestReadScript(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok.sh")
+	if err := os.WriteFile(ok, []byte("echo hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.sh")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxScriptSize+1); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readScript(ok); err != nil || string(b) != "echo hi\n" {
+		t.Errorf("regular file: %q, %v", b, err)
+	}
+	for name, want := range map[string]string{
+		"/dev/zero": "is not a regular file (a character device)",
+		dir:         "is not a regular file (a directory)",
+		fifo:        "is not a regular file (a pipe)",
+		big:         "a script may have at most 16777216",
+	} {
+		if _, err := readScript(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("readScript(%s) = %v, want %q", name, err, want)
 		}
 	}
 }

@@ -2,16 +2,17 @@ package output
 
 import "sync"
 
-// Compact is the compact view (dtcompact): a '.' for each okay record and
-// a '!' for each failed one, on one line as they come, then the failures
-// in full, as the status view prints them:
+// Compact is the compact view (dtcompact): a '.' for each okay record, a
+// '!' for each failed one and a '-' for each skipped one, on one line as
+// they come, then the failures (and skips) in full, as the status view
+// prints them:
 //
 //	..........!.....!....
 //	fail  (2 hosts)
 //	  web2  exit 1: grep: /etc/foo: No such file or directory
 //	  db3   connect: dial tcp 127.0.0.3:22: connection refused
 //
-// Only the failures are held until Close.
+// Only the records that are not okay are held until Close.
 type Compact struct {
 	status StatusView
 	mu     sync.Mutex
@@ -32,11 +33,15 @@ func (c *Compact) Write(r Record) error {
 		return p.live(r)
 	}
 	c.dots = true
-	if r.Status == Okay {
+	switch r.Status {
+	case Okay:
 		p.paint(colorOkay, ".")
 		return p.flush()
+	case Skip:
+		p.paint(colorSkip, "-")
+	default:
+		p.paint(colorFail, "!")
 	}
-	p.paint(colorFail, "!")
 	r.Retain()
 	c.status.recs = append(c.status.recs, r)
 	return p.flush()

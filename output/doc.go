@@ -35,7 +35,8 @@
 //	fail::dt:ssh:127.0.0.3:connect: dial tcp 127.0.0.3:22: connection refused
 //	okay::dt:ssh:[::1]:line one\nline two
 //
-// STATUS is "okay" or "fail". ENCODING is always empty; it is reserved for
+// STATUS is "okay", "fail" or "skip" (a selected host that was never
+// started, in a rolling run that stopped; its MESSAGE says why). ENCODING is always empty; it is reserved for
 // later use and Parse rejects any other value. "dt" is a literal tag.
 //
 // MESSAGE is the record's Message with one trailing newline dropped and, for
@@ -48,11 +49,13 @@
 //
 // MESSAGE is escaped so that the line stays one line and is lossless (see
 // Escape): backslash becomes `\\`, LF `\n`, CR `\r`, other control bytes
-// (0x00-0x1f except TAB, and 0x7f) `\xHH` with lower-case hex. TAB is kept
-// as is because it is printable for humans. ':' is not escaped in MESSAGE:
-// it is the last field, so it runs to the end of the line. Bytes >= 0x80 are
-// written raw, so UTF-8 text stays readable and invalid UTF-8 still round
-// trips. Because ESC (0x1b) is escaped, remote output can never send
+// (0x00-0x1f except TAB, and 0x7f) `\xHH` with lower-case hex, and so do
+// the C1 controls: U+0080-U+009F in UTF-8 (`\xc2\x9b`) and bytes 0x80-0x9f
+// outside valid UTF-8 (`\x9b`). TAB is kept as is because it is printable
+// for humans. ':' is not escaped in MESSAGE: it is the last field, so it
+// runs to the end of the line. Every other byte >= 0x80 is written raw, so
+// UTF-8 text stays readable and invalid UTF-8 still round trips. Because
+// ESC (0x1b) and 8-bit CSI (0x9b) are escaped, remote output can never send
 // terminal control sequences to the user's terminal.
 //
 // HOST is written as given, except that a host containing ':' (an IPv6

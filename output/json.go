@@ -22,6 +22,32 @@ type jsonRecord struct {
 	DurationMS float64 `json:"duration_ms"`
 }
 
+// escapeC1 rewrites the C1 control characters (U+0080-U+009F) in an
+// encoded JSON line as \u0080-\u009f, which encoding/json leaves raw:
+// a line printed on a terminal then cannot drive it. They can only occur
+// inside strings (JSON's own syntax is ASCII), where the escape means the
+// same character.
+func escapeC1(line []byte) []byte {
+	if bytes.IndexByte(line, 0xc2) < 0 {
+		return line
+	}
+	var out []byte
+	start := 0
+	for i := 0; i+1 < len(line); i++ {
+		// 0xc2 is never a continuation byte: this is a character.
+		if c := line[i+1]; line[i] == 0xc2 && c >= 0x80 && c <= 0x9f {
+			out = append(out, line[start:i]...)
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 2
+			i++
+		}
+	}
+	if out == nil {
+		return line
+	}
+	return append(out, line[start:]...)
+}
+
 // JSON is a Writer that prints each record as one JSON object on its own
 // line ("JSON lines"), for example
 //
@@ -31,12 +57,13 @@ type jsonRecord struct {
 //
 //   - host: Record.Host as given (no brackets are added).
 //   - module: Record.Module.
-//   - status: "okay" or "fail".
+//   - status: "okay", "fail" or "skip".
 //   - stage: Record.Stage; "" when the record succeeded.
 //   - exit_code: Record.ExitCode; -1 when no command finished.
 //   - output: Record.Message as a string, raw: no "exit N: " or stage
 //     prefix (stage and exit_code carry that), trailing newline kept.
-//     Invalid UTF-8 in it is replaced with U+FFFD.
+//     Invalid UTF-8 in it is replaced with U+FFFD. Control characters,
+//     C1 (U+0080-U+009F) included, are written as \u escapes.
 //   - output_b64: present only when Message is not valid UTF-8; the exact
 //     bytes in standard base64, so nothing is lost.
 //   - started: Record.Started in UTC, RFC 3339 with nanoseconds.
@@ -85,7 +112,7 @@ func (j *JSON) Write(r Record) error {
 	if err := j.enc.Encode(&v); err != nil { // Encode adds the '\n'
 		return err
 	}
-	err := writeAll(j.w, j.buf.Bytes())
+	err := writeAll(j.w, escapeC1(j.buf.Bytes()))
 	if j.buf.Cap() > maxKeptBuf {
 		j.buf = bytes.Buffer{} // j.enc keeps pointing at j.buf
 	}

@@ -112,3 +112,24 @@ func BenchmarkJSONWrite(b *testing.B) {
 		}
 	}
 }
+
+// C1 controls leave the JSON writer as \u escapes, so a record printed on
+// a terminal cannot drive it; the decoded string is unchanged.
+func TestJSONEscapesC1(t *testing.T) {
+	var b bytes.Buffer
+	msg := "A\u009b2JB\u0085C é €"
+	if err := NewJSON(&b).Write(Record{Status: Okay, Module: "ssh", Host: "h\u009b", Message: []byte(msg)}); err != nil {
+		t.Fatal(err)
+	}
+	line := b.String()
+	if strings.Contains(line, "\u009b") || strings.Contains(line, "\u0085") || !strings.Contains(line, `A\u009b2JB\u0085C é €`) || !strings.Contains(line, `"host":"h\u009b"`) {
+		t.Fatalf("line %q", line)
+	}
+	var v struct{ Host, Output string }
+	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Output != msg || v.Host != "h\u009b" {
+		t.Errorf("decoded %q %q", v.Host, v.Output)
+	}
+}

@@ -3,11 +3,12 @@ package output
 import "unicode/utf8"
 
 // appendJSONChars appends p as the inside of a JSON string (no quotes),
-// escaped exactly as encoding/json does with SetEscapeHTML(false): '"',
-// '\\' and control bytes escaped (\b \f \n \r \t, others \u00XX), invalid
-// UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped. JSON streams a
-// spilled message through it piece by piece; pieces must be cut where no
-// UTF-8 sequence spans the cut (see safeCut).
+// escaped exactly as JSON.Write does: as encoding/json with
+// SetEscapeHTML(false) ('"', '\\' and control bytes escaped: \b \f \n \r
+// \t, others \u00XX; invalid UTF-8 replaced by \ufffd; U+2028 and U+2029
+// escaped), and the C1 controls U+0080-U+009F as \u0080-\u009f (see
+// escapeC1). JSON streams a spilled message through it piece by piece;
+// pieces must be cut where no UTF-8 sequence spans the cut (see safeCut).
 func appendJSONChars(dst, p []byte) []byte {
 	start := 0
 	for i := 0; i < len(p); {
@@ -43,6 +44,13 @@ func appendJSONChars(dst, p []byte) []byte {
 			dst = append(dst, p[start:i]...)
 			dst = append(dst, `\ufffd`...)
 			i++
+			start = i
+			continue
+		}
+		if c >= 0x80 && c <= 0x9f {
+			dst = append(dst, p[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			i += size
 			start = i
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // tag is the literal third field of every OMNI line.
@@ -25,15 +26,41 @@ var escExtra = func() (t [256]uint8) {
 	return t
 }()
 
-// escSeq[c] is the escape sequence for a byte with escExtra[c] != 0.
-var escSeq = func() (t [256]string) {
-	for c := range 256 {
-		if escExtra[c] != 0 {
-			t[c] = string(appendEscaped(nil, []byte{byte(c)}, 0))
+// highRun looks at the start of s, whose first byte is >= 0x80: it returns
+// the length of the UTF-8 sequence there (1 for a byte that starts no valid
+// sequence) and whether it must be escaped. Escaped are the C1 control
+// characters, U+0080-U+009F, and stray bytes 0x80-0x9f: a terminal in
+// 8-bit mode takes 0x9b for CSI, as 7-bit ones take ESC [. Every other
+// byte >= 0x80, valid UTF-8 or not, is kept as it is.
+func highRun[S ~string | ~[]byte](s S) (n int, esc bool) {
+	c := s[0]
+	size, lo, hi := 0, byte(0x80), byte(0xbf)
+	switch {
+	case c >= 0xc2 && c <= 0xdf:
+		size = 2
+	case c == 0xe0:
+		size, lo = 3, 0xa0
+	case c >= 0xe1 && c <= 0xef && c != 0xed:
+		size = 3
+	case c == 0xed:
+		size, hi = 3, 0x9f
+	case c == 0xf0:
+		size, lo = 4, 0x90
+	case c >= 0xf1 && c <= 0xf3:
+		size = 4
+	case c == 0xf4:
+		size, hi = 4, 0x8f
+	}
+	if size == 0 || len(s) < size || s[1] < lo || s[1] > hi {
+		return 1, c <= 0x9f
+	}
+	for k := 2; k < size; k++ {
+		if s[k] < 0x80 || s[k] > 0xbf {
+			return 1, c <= 0x9f
 		}
 	}
-	return t
-}()
+	return size, c == 0xc2 && s[1] <= 0x9f
+}
 
 // escapedLen returns the length of s after escaping, treating extra as one
 // more byte to escape as \xHH (pass 0 for none; NUL is escaped anyway).
@@ -41,10 +68,17 @@ func escapedLen[S ~string | ~[]byte](s S, extra byte) int {
 	n := len(s)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == extra {
+		switch {
+		case c == extra:
 			n += 3
-		} else {
+		case c < 0x80:
 			n += int(escExtra[c])
+		default:
+			size, esc := highRun(s[i:])
+			if esc {
+				n += 3 * size
+			}
+			i += size - 1
 		}
 	}
 	return n
@@ -56,6 +90,18 @@ func appendEscaped[S ~string | ~[]byte](dst []byte, s S, extra byte) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x80 {
+			size, esc := highRun(s[i:])
+			if esc {
+				dst = append(dst, s[start:i]...)
+				for k := i; k < i+size; k++ {
+					dst = append(dst, '\\', 'x', hexDigits[s[k]>>4], hexDigits[s[k]&0xf])
+				}
+				start = i + size
+			}
+			i += size - 1
+			continue
+		}
 		if escExtra[c] == 0 && c != extra {
 			continue
 		}
@@ -77,10 +123,12 @@ func appendEscaped[S ~string | ~[]byte](dst []byte, s S, extra byte) []byte {
 
 // Escape returns b as one line of text, losslessly: backslash becomes
 // `\\`, LF `\n`, CR `\r`, and the other control bytes (0x00-0x1f except
-// TAB, and 0x7f) become `\xHH` with lower-case hex. TAB is not escaped,
-// because it is printable for humans. Bytes >= 0x80 are kept raw, so UTF-8
-// stays readable and invalid UTF-8 survives too. ':' is not escaped.
-// Unescape reverses it.
+// TAB, and 0x7f) become `\xHH` with lower-case hex. So do the C1 control
+// characters: U+0080-U+009F as UTF-8 (`\xc2\x9b`) and bytes 0x80-0x9f
+// that are not part of valid UTF-8 (`\x9b`), which a terminal in 8-bit
+// mode would obey. TAB is not escaped, because it is printable for humans.
+// Every other byte >= 0x80 is kept raw, so UTF-8 stays readable and
+// invalid UTF-8 survives too. ':' is not escaped. Unescape reverses it.
 //
 // The only allocation is the result string.
 func Escape(b []byte) string {
@@ -88,19 +136,8 @@ func Escape(b []byte) string {
 	if n == len(b) {
 		return string(b)
 	}
-	var sb strings.Builder
-	sb.Grow(n)
-	start := 0
-	for i, c := range b {
-		if escExtra[c] == 0 {
-			continue
-		}
-		sb.Write(b[start:i])
-		start = i + 1
-		sb.WriteString(escSeq[c])
-	}
-	sb.Write(b[start:])
-	return sb.String()
+	buf := appendEscaped(make([]byte, 0, n), b, 0)
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not used again
 }
 
 // Unescape reverses Escape. It accepts `\\`, `\n`, `\r` and `\xHH` (either
@@ -228,6 +265,7 @@ const (
 	colorReset  = "\x1b[0m"
 	colorOkay   = "\x1b[32m" // green
 	colorFail   = "\x1b[31m" // red
+	colorSkip   = "\x1b[35m" // magenta
 	colorModule = "\x1b[36m" // cyan
 	colorHost   = "\x1b[33m" // yellow
 )
@@ -260,9 +298,12 @@ func appendHost(dst []byte, h string) []byte {
 // host when color is true.
 func appendLine(dst []byte, r Record, color bool) []byte {
 	if color {
-		if r.Status == Okay {
+		switch r.Status {
+		case Okay:
 			dst = append(dst, colorOkay...)
-		} else {
+		case Skip:
+			dst = append(dst, colorSkip...)
+		default:
 			dst = append(dst, colorFail...)
 		}
 	}
@@ -367,8 +408,8 @@ func Parse(line string) (Record, error) {
 	if !ok {
 		return Record{}, parseError(orig, "missing ':' after status")
 	}
-	if status != string(Okay) && status != string(Fail) {
-		return Record{}, parseError(orig, "bad status %q (want %q or %q)", status, Okay, Fail)
+	if _, ok := ParseStatus(status); !ok {
+		return Record{}, parseError(orig, "bad status %q (want %q, %q or %q)", status, Okay, Fail, Skip)
 	}
 	enc, rest, ok := strings.Cut(rest, ":")
 	if !ok {

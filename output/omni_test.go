@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEscape(t *testing.T) {
@@ -26,7 +27,13 @@ func TestEscape(t *testing.T) {
 		{"tab stays", "a\tb", "a\tb"},
 		{"utf-8", "café ✓", "café ✓"},
 		{"invalid utf-8 raw", "a\xffb\xc3", "a\xffb\xc3"},
-		{"all at once", "\\\n\r\t\x00\x7f\x80", `\\\n\r` + "\t" + `\x00\x7f` + "\x80"},
+		{"all at once", "\\\n\r\t\x00\x7f\x80", `\\\n\r` + "\t" + `\x00\x7f\x80`},
+		{"c1 as utf-8 and raw", "A\xc2\x9b2JB\x9bC", `A\xc2\x9b2JB\x9bC`},
+		{"c1 range edges", "\xc2\x80\xc2\x9f\xc2\xa0", `\xc2\x80\xc2\x9f` + "\xc2\xa0"},
+		{"continuation bytes of valid utf-8 stay", "€ é ✓ \U0001F600", "€ é ✓ \U0001F600"},
+		{"stray bytes in c1 range", "\xe0\x9b\x9b\xff\x85", "\xe0" + `\x9b\x9b` + "\xff" + `\x85`},
+		{"truncated sequence", "a\xc2", "a\xc2"},
+		{"surrogate half is invalid", "\xed\xa0\x80", "\xed\xa0" + `\x80`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +194,7 @@ func TestParse(t *testing.T) {
 		{"okay::dt:::", Okay, "", "", ""},
 		{`okay::dt:a\x3ab:h\nx:m\\n\n\x1b`, Okay, "a:b", "h\nx", "m\\n\n\x1b"},
 		{"okay::dt:ssh:web1:tab\there é \xff", Okay, "ssh", "web1", "tab\there é \xff"},
+		{"skip::dt:systemctl:web9:not started: 7 hosts failed, more than --max-fail 6 (stopped after batch 3 of 10)", Skip, "systemctl", "web9", "not started: 7 hosts failed, more than --max-fail 6 (stopped after batch 3 of 10)"},
 	}
 	for _, tt := range tests {
 		r, err := Parse(tt.line)
@@ -219,8 +227,8 @@ func TestParseErrors(t *testing.T) {
 		{"okay::dt", `parse omni line "okay::dt": missing "dt" tag`},
 		{"okay::dt:ssh", `parse omni line "okay::dt:ssh": missing host field`},
 		{"okay::dt:ssh:web1", `parse omni line "okay::dt:ssh:web1": missing message field`},
-		{"OKAY::dt:ssh:h:m", `parse omni line "OKAY::dt:ssh:h:m": bad status "OKAY" (want "okay" or "fail")`},
-		{"warn::dt:ssh:h:m", `parse omni line "warn::dt:ssh:h:m": bad status "warn" (want "okay" or "fail")`},
+		{"OKAY::dt:ssh:h:m", `parse omni line "OKAY::dt:ssh:h:m": bad status "OKAY" (want "okay", "fail" or "skip")`},
+		{"warn::dt:ssh:h:m", `parse omni line "warn::dt:ssh:h:m": bad status "warn" (want "okay", "fail" or "skip")`},
 		{"okay:b64:dt:ssh:h:bQ==", `parse omni line "okay:b64:dt:ssh:h:bQ==": unknown encoding "b64" (only the empty encoding is supported)`},
 		{`okay::dt:ssh:h:bad \q`, `parse omni line "okay::dt:ssh:h:bad \\q": message: unknown escape "\\q" at offset 4`},
 		{`okay::dt:ssh:h:trailing \`, `parse omni line "okay::dt:ssh:h:trailing \\": message: trailing backslash at offset 9`},
@@ -279,7 +287,7 @@ func hostAfterParse(h string) string {
 }
 
 func FuzzEscapeRoundTrip(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\nb\r\n", "\x00\x1b[0m\x7f", `\\n\x41`, "tab\t", "café", "\xff\xfe", ":"} {
+	for _, s := range []string{"", "plain", "a\nb\r\n", "\x00\x1b[0m\x7f", `\\n\x41`, "tab\t", "café", "\xff\xfe", ":", "\xc2\x9b2J\x9b€"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -288,6 +296,15 @@ func FuzzEscapeRoundTrip(f *testing.F) {
 			if c := e[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 				t.Fatalf("Escape(%q) = %q contains byte %#x", b, e, c)
 			}
+		}
+		// No C1 control reaches a terminal: not as a character, not as a
+		// byte outside a valid UTF-8 sequence.
+		for rest := e; rest != ""; {
+			r, size := utf8.DecodeRuneInString(rest)
+			if r >= 0x80 && r <= 0x9f || r == utf8.RuneError && size == 1 && rest[0] >= 0x80 && rest[0] <= 0x9f {
+				t.Fatalf("Escape(%q) = %q contains a C1 control at %q", b, e, rest)
+			}
+			rest = rest[size:]
 		}
 		if got := string(appendEscaped(nil, b, 0)); got != e {
 			t.Fatalf("appendEscaped(%q) = %q, Escape = %q", b, got, e)
@@ -321,7 +338,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.Status != Okay && r.Status != Fail {
+		if _, ok := ParseStatus(string(r.Status)); !ok {
 			t.Fatalf("Parse(%q) status %q", line, r.Status)
 		}
 		// Re-formatting gives a line that parses to the same record, except

@@ -10,19 +10,16 @@ import (
 // This file holds what every view for people shares: how a record's
 // message is shown to a person, the colours, and the order of statuses.
 
-// statusOrder is the order views and summaries list statuses in, failures
-// first. A new status (issue 10's skip, between fail and okay) is one more
-// entry here.
-var statusOrder = []Status{Fail, Okay}
-
-// statusRank is s's position in statusOrder; unknown statuses go last.
+// statusRank is s's position in Statuses (failures first, then skip,
+// then okay), the order views and summaries list statuses in; unknown
+// statuses go last.
 func statusRank(s Status) int {
-	for i, o := range statusOrder {
+	for i, o := range Statuses {
 		if o == s {
 			return i
 		}
 	}
-	return len(statusOrder)
+	return len(Statuses)
 }
 
 // people is the printing half of a view: a writer, colours, host folding,
@@ -65,13 +62,7 @@ func (p *people) paint(c, s string) {
 }
 
 // status appends the status word, coloured.
-func (p *people) status(s Status) {
-	c := colorFail
-	if s == Okay {
-		c = colorOkay
-	}
-	p.paint(c, string(s))
-}
+func (p *people) status(s Status) { p.paint(statusColor(s), string(s)) }
 
 // host appends a host name (or folded set) escaped like the OMNI HOST field
 // and coloured.

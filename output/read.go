@@ -128,8 +128,8 @@ func parseJSONRecord(line string) (Record, error) {
 	case in.ExitCode == nil:
 		return Record{}, errors.New(`json record: no "exit_code"`)
 	}
-	st := Status(*in.Status)
-	if statusRank(st) == len(statusOrder) {
+	st, ok := ParseStatus(*in.Status)
+	if !ok {
 		return Record{}, fmt.Errorf("json record: bad status %q", *in.Status)
 	}
 	r := Record{Status: st, Module: *in.Module, Host: *in.Host, Stage: in.Stage, ExitCode: *in.ExitCode,

@@ -114,7 +114,7 @@ func (j *JSON) writeSpilled(r Record, v *jsonRecord) error {
 	if at < 0 {
 		return fmt.Errorf("json: no output field in %q", line)
 	}
-	head := line[:at+len(outputField)-1]
+	head := escapeC1(line[:at+len(outputField)-1])
 	tail := bytes.Clone(line[at+len(outputField)-1:]) // `","started":...}` + "\n" after the quote
 	w := &chunkWriter{w: j.w}
 	w.write(head)

@@ -52,7 +52,7 @@ func (v *StatusView) Close() error {
 // print writes recs grouped by status.
 func (v *StatusView) print(recs []Record) {
 	first := true
-	for rank := 0; rank <= len(statusOrder); rank++ {
+	for rank := 0; rank <= len(Statuses); rank++ {
 		var group []Record
 		var names []string
 		width := 0

@@ -76,7 +76,7 @@ func failLabel(v Record) string {
 }
 
 // countsText is "397 okay, 3 fail": okay first, then the other statuses
-// in statusOrder, those with no host left out (all of them: "0 okay").
+// in Statuses' order, those with no host left out (all of them: "0 okay").
 func (t *Tally) countsText(color bool) string {
 	var parts []string
 	add := func(s Status) {
@@ -85,7 +85,7 @@ func (t *Tally) countsText(color bool) string {
 		}
 	}
 	add(Okay)
-	for _, s := range statusOrder {
+	for _, s := range Statuses {
 		if s != Okay {
 			add(s)
 		}
@@ -168,9 +168,13 @@ func FormatElapsed(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// statusColor is the colour of a status, as in the OMNI line.
 func statusColor(s Status) string {
-	if s == Okay {
+	switch s {
+	case Okay:
 		return colorOkay
+	case Skip:
+		return colorSkip
 	}
 	return colorFail
 }

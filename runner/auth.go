@@ -3,11 +3,13 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -72,11 +74,7 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 			files = append(files, filepath.Join(k.cfg.Home, ".ssh", f))
 		}
 	}
-	sock := k.cfg.AgentSocket
-	if t.IdentityAgent != "" {
-		sock = t.IdentityAgent
-	}
-	fromAgent, err := k.agent(sock)
+	fromAgent, err := k.agent(agentSocket(k.cfg, t))
 	if err != nil && !t.IdentitiesOnly {
 		notes = append(notes, err.Error())
 	}
@@ -104,6 +102,34 @@ func (k *keyring) signers(t *Target) ([]ssh.Signer, []string) {
 		}
 	}
 	return out, notes
+}
+
+// readPrivateKey reads a private key file, refusing one that the user
+// owns and that group or others may read or write, as OpenSSH does
+// ("UNPROTECTED PRIVATE KEY FILE"): whoever could read it has the key.
+func readPrivateKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == os.Getuid() && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("UNPROTECTED PRIVATE KEY FILE: permissions %#o are too open, so it is not used; hint: chmod 600 %s", st.Mode().Perm(), path)
+	}
+	return io.ReadAll(f)
+}
+
+// agentSocket is the ssh-agent socket t authenticates through: its
+// IdentityAgent, else the run's $SSH_AUTH_SOCK ("" or "none": no agent).
+func agentSocket(cfg Config, t *Target) string {
+	if t.IdentityAgent != "" {
+		return t.IdentityAgent
+	}
+	return cfg.AgentSocket
 }
 
 // publicKey returns the public key of the identity file at path without
@@ -182,7 +208,7 @@ func (k *keyring) file(path string, explicit bool) (ssh.Signer, string) {
 }
 
 func (k *keyring) load(path string, explicit bool) (ssh.Signer, string) {
-	pem, err := os.ReadFile(path)
+	pem, err := readPrivateKey(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return nil, ""

@@ -177,3 +177,28 @@ func TestKeyringIdentityAgent(t *testing.T) {
 		}
 	}
 }
+
+// A key file that group or others can read is refused, as OpenSSH refuses
+// it, with the fix in the note; the same key at 0600 is used.
+func TestUnprotectedKeyFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	k := newTestKey(t)
+	for _, tt := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o400, true}, {0o640, false}, {0o604, false}, {0o660, false}} {
+		path := k.write(t, dir, "id_test", "")
+		if err := os.Chmod(path, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		kr := newKeyring(Config{Home: dir})
+		signers, notes := kr.signers(&Target{IdentityFiles: []string{path}})
+		if got := len(signers) == 1; got != tt.ok {
+			t.Errorf("mode %#o: used = %v, want %v (notes %q)", tt.mode, got, tt.ok, notes)
+		}
+		if !tt.ok && (len(notes) != 1 || !bytes.Contains([]byte(notes[0]), []byte("UNPROTECTED PRIVATE KEY FILE")) || !bytes.Contains([]byte(notes[0]), []byte("chmod 600 "+path))) {
+			t.Errorf("mode %#o: notes %q", tt.mode, notes)
+		}
+		os.Remove(path)
+	}
+}

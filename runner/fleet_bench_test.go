@@ -48,13 +48,13 @@ func BenchmarkFleetTrue(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					defer pool.Release(t)
-					c, err := pool.Client(ctx, t)
+					l, err := pool.Acquire(ctx, t)
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					if r, err := Run(ctx, c, Command{Cmd: "true"}); err != nil || r.ExitCode != 0 {
+					defer l.Release()
+					if r, err := Run(ctx, l.Client, Command{Cmd: "true"}); err != nil || r.ExitCode != 0 {
 						b.Errorf("%s: exit %d, %v", t.Name, r.ExitCode, err)
 					}
 				})

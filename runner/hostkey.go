@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
@@ -37,6 +38,9 @@ func (e *HostKeyError) Error() string {
 		offered = fmt.Sprintf("%s signed by %s %s", c.Type(), c.SignatureKey.Type(), ssh.FingerprintSHA256(c.SignatureKey))
 	}
 	switch {
+	case e.Cert != nil && e.Revoked:
+		return fmt.Sprintf("host certificate for %s is REVOKED in known_hosts: %s (server offered %s)",
+			e.Addr, strings.TrimPrefix(e.Cert.Error(), "ssh: "), offered)
 	case e.Cert != nil:
 		return fmt.Sprintf("host certificate for %s refused: %s (server offered %s); known_hosts needs an @cert-authority line for the CA that signed it",
 			e.Addr, strings.TrimPrefix(e.Cert.Error(), "ssh: "), offered)
@@ -59,8 +63,14 @@ func (e *HostKeyError) Error() string {
 type hostKeys struct {
 	mu        sync.Mutex
 	callbacks map[string]*knownHostsDB
-	accepted  map[string]ssh.PublicKey // addr -> key accepted this run
-	probe     ssh.PublicKey
+	// accepted are the keys accepted this run, by known_hosts file and
+	// address: aliases that record keys in different files do not vouch
+	// for each other.
+	accepted map[string]ssh.PublicKey
+	probe    ssh.PublicKey
+
+	unchecked   atomic.Int64 // connections made with checking off
+	acceptedNew atomic.Int64 // new keys accepted under accept-new
 }
 
 func newHostKeys() *hostKeys {
@@ -84,6 +94,10 @@ type knownHostsDB struct {
 	// match the host as if they were host keys: their entries in a
 	// KeyError's Want are CAs, not keys the host had.
 	caLines map[string]bool
+	// revoked are the key blobs of the "@revoked" lines, so that a
+	// certificate refused because its key or its CA is revoked is
+	// reported as revoked.
+	revoked map[string]bool
 }
 
 // split separates the entries of a KeyError's Want into the host's own
@@ -116,7 +130,7 @@ func (h *hostKeys) db(files []string) (*knownHostsDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	db := &knownHostsDB{cb: cb, types: map[string][]string{}, caLines: map[string]bool{}}
+	db := &knownHostsDB{cb: cb, types: map[string][]string{}, caLines: map[string]bool{}, revoked: map[string]bool{}}
 	for _, f := range existing {
 		if err := db.index(f); err != nil {
 			db.probe = true
@@ -143,6 +157,11 @@ func (db *knownHostsDB) index(file string) error {
 		f := strings.Fields(line)
 		if f[0] == "@cert-authority" {
 			db.caLines[file+":"+strconv.Itoa(i+1)] = true
+		}
+		if f[0] == "@revoked" && len(f) >= 4 {
+			if blob, err := base64.StdEncoding.DecodeString(f[3]); err == nil {
+				db.revoked[string(blob)] = true
+			}
 		}
 		if line[0] == '@' || line[0] == '|' || strings.ContainsAny(f[0], "*?!|") {
 			db.probe = true
@@ -250,7 +269,11 @@ func (a fakeAddr) String() string  { return string(a) }
 // callback returns the HostKeyCallback for t under its policy.
 func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
 	if t.HostKeys == Off {
-		return ssh.InsecureIgnoreHostKey() // explicitly chosen with --host-keys off
+		// Explicitly chosen (--host-keys off): counted, so the CLI warns.
+		return func(string, net.Addr, ssh.PublicKey) error {
+			h.unchecked.Add(1)
+			return nil
+		}
 	}
 	addr := t.Addr()
 	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
@@ -276,8 +299,9 @@ func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
 			}
 			return h.unknown(t, key)
 		}
-		if _, ok := key.(*ssh.Certificate); ok {
-			return &HostKeyError{Addr: addr, Key: key, Cert: err}
+		if c, ok := key.(*ssh.Certificate); ok {
+			revoked := db.revoked[string(c.Key.Marshal())] || db.revoked[string(c.SignatureKey.Marshal())]
+			return &HostKeyError{Addr: addr, Key: key, Cert: err, Revoked: revoked}
 		}
 		return err
 	}
@@ -285,9 +309,13 @@ func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
 
 func (h *hostKeys) unknown(t *Target, key ssh.PublicKey) error {
 	addr := t.Addr()
+	seen := addr
+	if len(t.KnownHostsFiles) > 0 {
+		seen = t.KnownHostsFiles[0] + "\x00" + addr
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if prev, ok := h.accepted[addr]; ok {
+	if prev, ok := h.accepted[seen]; ok {
 		if bytes.Equal(prev.Marshal(), key.Marshal()) {
 			return nil
 		}
@@ -306,7 +334,8 @@ func (h *hostKeys) unknown(t *Target, key ssh.PublicKey) error {
 	if err := appendKnownHost(t.KnownHostsFiles[0], knownhosts.Line([]string{host}, key)+"\n"); err != nil {
 		return fmt.Errorf("accept-new: recording the key of %s: %w", addr, err)
 	}
-	h.accepted[addr] = key
+	h.accepted[seen] = key
+	h.acceptedNew.Add(1)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,9 +17,12 @@ import (
 	"github.com/dtools/dt/output"
 )
 
-// Pool holds one SSH connection per host for the length of a run, and one
-// shared connection per jump host for every host behind it. It is safe for
-// concurrent use.
+// Pool holds the SSH connections of a run. A connection is shared by every
+// host that resolves to the same destination and trust settings (see
+// connKey): one connection per host, and one per jump host for every host
+// behind it. A connection is closed when its last lease is released, except
+// that jump host connections stay open until Close (the next host behind
+// them would only dial them again). It is safe for concurrent use.
 type Pool struct {
 	cfg   Config
 	keys  *keyring
@@ -30,9 +34,11 @@ type Pool struct {
 }
 
 type poolEntry struct {
-	ready  chan struct{}
+	key    string
+	ready  chan struct{} // closed when the dial is over
 	client *ssh.Client
 	err    error
+	refs   int  // leases holding it, under Pool.mu
 	jump   bool // used as a jump host: kept until Close
 }
 
@@ -44,44 +50,124 @@ func NewPool(cfg Config) *Pool {
 // Handshakes reports how many SSH handshakes the pool has completed.
 func (p *Pool) Handshakes() int64 { return p.handshakes.Load() }
 
-func chainKey(t *Target) string {
+// HostKeyStats counts the hosts of a run whose key was not verified against
+// known_hosts.
+type HostKeyStats struct {
+	// Unchecked is how many connections were made with host key checking
+	// off (--host-keys off, StrictHostKeyChecking off).
+	Unchecked int
+	// Accepted is how many new host keys were accepted unverified and
+	// recorded (--host-keys accept-new, StrictHostKeyChecking
+	// accept-new or no).
+	Accepted int
+}
+
+// HostKeyStats reports the connections made so far whose host key was not
+// verified, so the CLI can warn about them once per run.
+func (p *Pool) HostKeyStats() HostKeyStats {
+	return HostKeyStats{Unchecked: int(p.hks.unchecked.Load()), Accepted: int(p.hks.acceptedNew.Load())}
+}
+
+// connKey is what decides whether two targets may share a connection:
+// everything that says where it goes (user, address, port, ProxyCommand,
+// the whole jump chain) and whom it trusts and authenticates as (identity
+// files, IdentitiesOnly, the agent, the host key policy and known_hosts
+// files), for the target and for every hop before it. Two aliases that
+// differ in any of these get connections of their own, even to the same
+// address.
+func (p *Pool) connKey(t *Target) string {
 	var b strings.Builder
 	for _, j := range t.Jump {
-		b.WriteString(j.User + "@" + j.Addr() + ">")
+		p.writeHop(&b, j)
+		b.WriteString("\x00>\x00")
 	}
-	b.WriteString(t.User + "@" + t.Addr())
+	p.writeHop(&b, t)
 	return b.String()
 }
 
-// Client returns the connection to t, dialing it (and its jump hosts) on
-// first use. Concurrent callers for the same target share one dial.
-func (p *Pool) Client(ctx context.Context, t *Target) (*ssh.Client, error) {
+func (p *Pool) writeHop(b *strings.Builder, t *Target) {
+	field := func(s string) {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	list := func(l []string) {
+		for _, s := range l {
+			b.WriteString(s)
+			b.WriteByte(1)
+		}
+		b.WriteByte(0)
+	}
+	field(t.User)
+	field(t.HostName)
+	field(t.Port)
+	field(t.ProxyCommand)
+	list(t.IdentityFiles)
+	field(strconv.FormatBool(t.IdentitiesOnly))
+	field(agentSocket(p.cfg, t))
+	list(t.KnownHostsFiles)
+	field(string(t.HostKeys))
+	field(strconv.FormatBool(t.HashKnownHosts))
+}
+
+// Lease is one holder's use of a pooled connection (and of the jump host
+// connections under it). Release it when done with the connection.
+type Lease struct {
+	// Client is the connection to the target.
+	Client  *ssh.Client
+	p       *Pool
+	entries []*poolEntry
+	once    sync.Once
+}
+
+// Release gives the lease back; the pool closes the connection when no
+// other lease holds it.
+func (l *Lease) Release() {
+	l.once.Do(func() {
+		for i := len(l.entries) - 1; i >= 0; i-- {
+			l.p.put(l.entries[i])
+		}
+	})
+}
+
+// Acquire returns a lease on the connection to t, dialing it (and its jump
+// hosts) on first use. Concurrent callers for the same connection share
+// one dial.
+func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
+	l := &Lease{p: p}
 	var via *ssh.Client
 	for i, j := range t.Jump {
 		hop := *j
 		hop.Jump = t.Jump[:i]
-		c, err := p.get(ctx, &hop, via, true)
+		e, err := p.get(ctx, &hop, via, true)
 		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				return nil, &Error{Stage: e.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, e.Err)}
+			l.Release()
+			var se *Error
+			if errors.As(err, &se) {
+				return nil, &Error{Stage: se.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, se.Err)}
 			}
 			return nil, fmt.Errorf("jump host %s: %w", j.Name, err)
 		}
-		via = c
+		l.entries = append(l.entries, e)
+		via = e.client
 	}
-	return p.get(ctx, t, via, false)
+	e, err := p.get(ctx, t, via, false)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	l.entries = append(l.entries, e)
+	l.Client = e.client
+	return l, nil
 }
 
-func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (*ssh.Client, error) {
-	key := chainKey(t)
+// get returns the entry for t with a reference taken, dialing it when no
+// connection with t's key exists.
+func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (*poolEntry, error) {
+	key := p.connKey(t)
 	p.mu.Lock()
 	e, ok := p.conns[key]
-	if ok && jump {
-		e.jump = true
-	}
 	if !ok {
-		e = &poolEntry{ready: make(chan struct{}), jump: jump}
+		e = &poolEntry{key: key, ready: make(chan struct{}), refs: 1, jump: jump}
 		p.conns[key] = e
 		p.mu.Unlock()
 		e.client, e.err = p.dial(ctx, t, via)
@@ -89,45 +175,59 @@ func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (
 			// Do not cache failures: a later caller (or a host whose
 			// context outlives this one) may try again.
 			p.mu.Lock()
-			delete(p.conns, key)
+			e.refs--
+			if p.conns[key] == e {
+				delete(p.conns, key)
+			}
 			p.mu.Unlock()
 		}
 		close(e.ready)
-		return e.client, e.err
+		if e.err != nil {
+			return nil, e.err
+		}
+		return e, nil
 	}
+	e.refs++
+	e.jump = e.jump || jump
 	p.mu.Unlock()
 	select {
 	case <-e.ready:
-		return e.client, e.err
+		if e.err != nil {
+			p.put(e)
+			return nil, e.err
+		}
+		return e, nil
 	case <-ctx.Done():
+		p.put(e)
 		return nil, context.Cause(ctx)
 	}
 }
 
-// Release closes the connection to t, unless it also serves as a jump host
-// (jump connections are shared and live until Close). Execute calls it when
-// a host is done, so a large run does not keep every connection open.
-func (p *Pool) Release(t *Target) {
-	key := chainKey(t)
+// put drops one reference to e and closes its connection when it was the
+// last one (jump host connections wait for Close).
+func (p *Pool) put(e *poolEntry) {
 	p.mu.Lock()
-	e, ok := p.conns[key]
-	if ok && e.jump {
-		ok = false
-	}
-	if ok {
-		delete(p.conns, key)
+	e.refs--
+	last := e.refs == 0 && !e.jump && p.conns[e.key] == e
+	if last {
+		delete(p.conns, e.key)
 	}
 	p.mu.Unlock()
-	if ok {
+	if last {
 		<-e.ready
-		if e.client != nil {
-			e.client.Close()
-			lostPeers.Delete(e.client)
-		}
+		closeClient(e.client)
 	}
 }
 
-// Close closes every connection in the pool.
+// closeClient closes c (nil is fine) and forgets why keepalives dropped it.
+func closeClient(c *ssh.Client) {
+	if c != nil {
+		c.Close()
+		lostPeers.Delete(c)
+	}
+}
+
+// Close closes every connection in the pool, leased or not.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	conns := p.conns
@@ -135,9 +235,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	for _, e := range conns {
 		<-e.ready
-		if e.client != nil {
-			e.client.Close()
-		}
+		closeClient(e.client)
 	}
 	return nil
 }
@@ -282,7 +380,7 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 
 // lostPeers holds, per client that keepAlive gave up on, the
 // *KeepAliveError saying so: Run reports it instead of a bare "connection
-// lost". Release drops it.
+// lost". Closing the client through the pool drops it.
 var lostPeers sync.Map
 
 // KeepAliveError is why a connection was closed: the server stopped

@@ -170,8 +170,9 @@ func (r *Resolver) collect(t matchTarget) *hostConfig {
 	return h
 }
 
-// maxJumpDepth bounds ProxyJump chains (a jump host's own ProxyJump counts).
-const maxJumpDepth = 8
+// maxJumpDepth bounds how deeply ProxyJump lines nest (a jump host's own
+// ProxyJump counts), so a loop ends with an error.
+const maxJumpDepth = hosts.MaxJumps
 
 // Resolve resolves h. Values written in the inventory (user@, :port, |jump)
 // win over ssh_config.
@@ -184,6 +185,9 @@ func (r *Resolver) Resolve(h hosts.Host) (*Target, error) {
 		if err := r.addJumps(t, h.Jump, 1); err != nil {
 			return nil, err
 		}
+	}
+	if len(t.Jump) > hosts.MaxJumps {
+		return nil, fmt.Errorf("%s: jump chain of %d hosts; at most %d are allowed", h.Name, len(t.Jump), hosts.MaxJumps)
 	}
 	return t, nil
 }

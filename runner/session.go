@@ -33,6 +33,9 @@ type Command struct {
 	Stdout, Stderr io.Writer
 	// PTY requests a terminal (interactive mode).
 	PTY bool
+	// NoEcho starts the terminal with echo off, for a command that reads
+	// a secret as its first line of input and turns echo on itself.
+	NoEcho bool
 	// SpillAfter, when > 0, keeps at most that many bytes of output in
 	// memory: beyond it the output goes to a private temporary file
 	// (Result.Spool). For commands whose output is printed, not parsed.
@@ -74,7 +77,11 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 		sess.Stdin = cmd.Stdin
 	}
 	if cmd.PTY {
-		if err := sess.RequestPty("xterm", 40, 80, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+		echo := uint32(1)
+		if cmd.NoEcho {
+			echo = 0
+		}
+		if err := sess.RequestPty("xterm", 40, 80, ssh.TerminalModes{ssh.ECHO: echo}); err != nil {
 			return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("request pty: %w", err)}
 		}
 	}

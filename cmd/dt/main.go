@@ -22,6 +22,7 @@ func main() {
 		<-sigs
 		cancel(runner.ErrInterrupted)
 		<-sigs // a second Ctrl-C does not wait for the cleanup
+		restoreTerminals()
 		fmt.Fprintln(os.Stderr, "dt: interrupted twice, exiting now")
 		os.Exit(exitInterrupted)
 	}()

@@ -21,7 +21,8 @@ func checkStream(opts options, mod modules.Module, job modules.Job) error {
 	if oj, ok := job.(modules.OutputJob); ok && oj.RawOutput() {
 		return nil
 	}
-	return fmt.Errorf("--stream: module %q prints no command output to stream", mod.Name())
+	return usageError(fmt.Errorf("--stream: module %q prints no command output to stream", mod.Name()),
+		"--stream works with the modules that print a command's output: ssh, script, sudo")
 }
 
 const viewUsage = "usage: dt view VIEW [FILE], VIEW one of lines, gather, host, status, compact; FILE holds dt's lines or --json records (default: stdin)"

@@ -30,7 +30,7 @@ const DefaultDebianMirror = "http://deb.debian.org/debian"
 const (
 	baseSuite    = "bookworm"
 	baseVariant  = "minbase"
-	basePackages = "systemd,systemd-sysv,libpam-systemd,dbus,openssh-server,sudo,procps,iproute2"
+	basePackages = "systemd,systemd-sysv,libpam-systemd,dbus,openssh-server,sudo,procps,iproute2,mksh,posh,zsh"
 )
 
 // baseSetup runs once in the freshly debootstrapped base (chroot, as root,
@@ -54,8 +54,19 @@ touch /var/lib/systemd/linger/fleet
 # talk to.
 useradd -m -u 1001 -s /bin/bash nolinger
 usermod -p '*' nolinger
-sed -i 's/^session[[:space:]].*pam_systemd\.so.*/session [success=1 default=ignore] pam_succeed_if.so quiet user = nolinger\n&/' /etc/pam.d/common-session
-grep -q 'user = nolinger' /etc/pam.d/common-session
+
+# One sudo user per login shell (ShellUsers): what the -K password goes
+# through depends on the shell's builtins (printf is not one in mksh or
+# posh). Like fleet, they may sudo anything with the same password; like
+# nolinger, they have no user manager (logins stay fast).
+for sh in bash dash mksh posh zsh; do
+	useradd -m -s "$(command -v $sh)" sh$sh
+	echo "sh$sh:$DT_SUDO_PASSWORD" | chpasswd
+	printf 'sh%s ALL=(ALL:ALL) ALL\n' $sh >/etc/sudoers.d/sh$sh
+	chmod 0440 /etc/sudoers.d/sh$sh
+done
+sed -i 's/^session[[:space:]].*pam_systemd\.so.*/session [success=1 default=ignore] pam_succeed_if.so quiet user in nolinger:shbash:shdash:shmksh:shposh:shzsh\n&/' /etc/pam.d/common-session
+grep -q 'user in nolinger:' /etc/pam.d/common-session
 
 # Persistent journal: journald keeps one file per user, so journalctl --user
 # works for fleet.

@@ -34,6 +34,12 @@ const (
 	SudoPassword = "dt-fleet-sudo"
 )
 
+// ShellUsers are unprivileged users of the containers whose login shells
+// are bash, dash, mksh, posh and zsh, in that order. Like SystemdUser they
+// may run anything with sudo, with SudoPassword; like NoLingerUser they
+// have no user manager.
+var ShellUsers = []string{"shbash", "shdash", "shmksh", "shposh", "shzsh"}
+
 // DemoUnits are the services every systemd container has, both as system
 // units and as user units of SystemdUser (~/.config/systemd/user):
 //
