@@ -416,3 +416,20 @@ func TestInterruptLeavesNoSpillFile(t *testing.T) {
 		})
 	}
 }
+
+// TestViewsWithSkippedHosts: a rolling run stopped by --max-fail shows its
+// skipped hosts as a group of their own, and the summary counts them.
+func TestViewsWithSkippedHosts(t *testing.T) {
+	f := shared(t)
+	r := dt(t, f, nil, "", "--summary", "-b", "--batch", "2", "--max-fail", "0", "sys:h001,h002,h003,h004", "ssh",
+		`[ $DT_TEST_HOST = h001 ] && exit 1; echo fine`)
+	want := "fail  h001  (1 host)\n    exit 1\n\n" +
+		"okay  h002  (1 host)\n    fine\n\n" +
+		"skip  h[003-004]  (2 hosts)\n    not started: 1 host failed, more than --max-fail 0 (stopped after batch 1 of 2)\n"
+	if r.stdout != want || r.code != 1 {
+		t.Errorf("exit %d, -b:\n%s\nwant:\n%s", r.code, r.stdout, want)
+	}
+	if !regexp.MustCompile(`^4 hosts in \d+\.\ds: 1 okay, 1 fail, 2 skip \(exit 1: h001\)\n$`).MatchString(r.stderr) {
+		t.Errorf("summary %q", r.stderr)
+	}
+}

@@ -72,3 +72,23 @@ func TestSpilledResultPrintsLikeInMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestGateFailureKeepsSpilledOutput: when a gate fails a host whose
+// output spilled, its line says why first and still carries the output.
+func TestGateFailureKeepsSpilledOutput(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	h := &Host{Entry: hosts.Host{Hop: hosts.Hop{Name: "web1"}}, Module: "ssh"}
+	sp := output.NewSpool(4)
+	sp.Write([]byte("lots of output\n"))
+	var held gated
+	held.emit(h.Result(runner.Result{Spool: sp}, nil))
+	var got []output.Record
+	held.release(func(r output.Record) { got = append(got, r) }, &runner.Error{Stage: output.StageGate, Err: errors.New("health check failed")})
+	if len(got) != 1 {
+		t.Fatalf("%d records", len(got))
+	}
+	defer got[0].Release()
+	if line := output.FormatLine(got[0]); line != "fail::dt:ssh:web1:gate: health check failed; lots of output\n" {
+		t.Errorf("line %q", line)
+	}
+}
