@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,6 +82,14 @@ func (m *meter) settle() {
 	}
 }
 
+// maxrssWrapper starts every tool (GNU time, "-q -f %M -o FILE"): it forks
+// the tool from a small process, and reports the tool's own maxrss. The
+// harness cannot take it from its own wait4: Go starts children with
+// CLONE_VM|CLONE_VFORK, so the kernel folds the harness's own high-water
+// RSS into the child's maxrss at exec, and a harness that once held a
+// large output would report that size for every later run.
+const maxrssWrapper = "/usr/bin/time"
+
 type procResult struct {
 	stdout, stderr []byte
 	exit           int
@@ -94,7 +103,10 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 		return procResult{}, err
 	}
 	defer dirFD.Close()
-	cmd := exec.Command(inv.argv[0], inv.argv[1:]...)
+	maxrssFile := filepath.Join(m.env.workDir, "maxrss")
+	os.Remove(maxrssFile)
+	argv := append([]string{maxrssWrapper, "-q", "-f", "%M", "-o", maxrssFile, "--"}, inv.argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string{}, m.env.baseEnv...), inv.env...)
 	cmd.Dir = m.env.workDir
 	var stdout, stderr bytes.Buffer
@@ -139,8 +151,8 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	if screen != nil {
 		r.stdout = <-screen
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxrssKiB = ru.Maxrss
+	if data, err := os.ReadFile(maxrssFile); err == nil {
+		r.maxrssKiB, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 	}
 	var ee *exec.ExitError
 	switch {
@@ -252,7 +264,11 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		switch {
 		case inv.bigOutput:
 			var n int64
-			hr, n, err = checkBigOutput(m.bigOutputFile(), j, hostSet)
+			check := checkBigOutput
+			if cl.Mode == modeGather {
+				check = checkBigGather
+			}
+			hr, n, err = check(m.bigOutputFile(), j, hostSet)
 			os.Remove(m.bigOutputFile())
 			if err != nil {
 				close(stop)

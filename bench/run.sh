@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=""
-for pair in pdsh:pdsh clush:clustershell parallel-ssh:pssh ansible:ansible-core /usr/sbin/sshd:openssh-server /usr/bin/python3:python3; do
+for pair in pdsh:pdsh clush:clustershell parallel-ssh:pssh ansible:ansible-core /usr/sbin/sshd:openssh-server /usr/bin/python3:python3 /usr/bin/time:time; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
 done

@@ -246,3 +246,21 @@ func TestCheckBigOutput(t *testing.T) {
 		t.Errorf("ok %v failed %v", r.ok, r.failed)
 	}
 }
+
+func TestCheckBigGather(t *testing.T) {
+	j := job{name: "big", outBytes: 60}
+	text := "    abcdefghijklmnopqrstuvwxyz\n    abcdefghijklmnopqrstuvwxyz\n    abcdef\n"
+	path := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(path, []byte("fail  h003  (1 host)\n    exit 1\n\nokay  h[001-002]  (2 hosts)\n"+text), 0o644)
+	r, _, err := checkBigGather(path, j, map[string]bool{"h001": true, "h002": true, "h003": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ok["h001"] || !r.ok["h002"] || r.ok["h003"] || r.failed["h003"] == "" {
+		t.Errorf("ok %v failed %v", r.ok, r.failed)
+	}
+	os.WriteFile(path, []byte("okay  h[001-002]  (2 hosts)\n"+text+"    extra\n"), 0o644)
+	if r, _, _ = checkBigGather(path, j, map[string]bool{"h001": true}); r.ok["h001"] {
+		t.Error("a group with more text than the output passed")
+	}
+}

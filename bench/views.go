@@ -54,7 +54,7 @@ func dtInvocation(e *env, j job, m string) invocation {
 	// connection, so both seq jobs are one line for dt: one connection,
 	// one session per host.
 	inv.argv = append(argv, "all:", "ssh", strings.Join(j.cmds, "; "))
-	inv.bigOutput = j.outBytes > 0 && inv.parse == nil
+	inv.bigOutput = j.outBytes > 0
 	return inv
 }
 
@@ -114,6 +114,64 @@ func parseDTTerminal(screen, _ []byte, hostSet map[string]bool) hostResults {
 		clean.WriteByte('\n')
 	}
 	return parseDT(clean.Bytes(), nil, hostSet)
+}
+
+// checkBigGather reads dt -b's output of a large-output job from a file:
+// every host must be in an okay group whose text is the job's output,
+// checked by its length (each line indented by four spaces) without
+// holding it.
+func checkBigGather(path string, j job, hostSet map[string]bool) (hostResults, int64, error) {
+	r := newHostResults(true)
+	f, err := os.Open(path)
+	if err != nil {
+		return r, 0, err
+	}
+	defer f.Close()
+	const pattern = "abcdefghijklmnopqrstuvwxyz\n"
+	// What the group shows is the output less one trailing newline, its
+	// lines each after four spaces.
+	want := j.outBytes
+	if j.outBytes%int64(len(pattern)) == 0 {
+		want--
+	}
+	var members []string
+	var status string
+	var got int64 = -1
+	flush := func() {
+		for _, h := range members {
+			switch {
+			case status != "okay":
+				r.fail(h, status)
+			case got != want:
+				r.fail(h, fmt.Sprintf("group text of %d bytes, want %d", got, want))
+			default:
+				r.ok[h] = true
+			}
+		}
+		members, got = nil, -1
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var total int64
+	for sc.Scan() {
+		line := sc.Text()
+		total += int64(len(line)) + 1
+		if m := gatherHead.FindStringSubmatch(line); m != nil {
+			flush()
+			status = m[1]
+			if p, err := hosts.ParsePattern("sys:" + m[2]); err == nil {
+				for _, h := range p.(hosts.Sys).Hosts {
+					members = append(members, h.Name)
+				}
+			}
+			continue
+		}
+		if t, ok := strings.CutPrefix(line, "    "); ok {
+			got += int64(len(t)) + 1 // the newline between lines
+		}
+	}
+	flush()
+	return r, total, sc.Err()
 }
 
 // checkBigOutput reads dt's lines from a file, one record per host with
