@@ -8,22 +8,8 @@ import (
 	"slices"
 
 	"github.com/dtools/dt/hosts"
-	"github.com/dtools/dt/modules"
 	"github.com/dtools/dt/output"
 )
-
-// checkStream rejects --stream for a module whose records are not a
-// command's output.
-func checkStream(opts options, mod modules.Module, job modules.Job) error {
-	if !opts.stream {
-		return nil
-	}
-	if oj, ok := job.(modules.OutputJob); ok && oj.RawOutput() {
-		return nil
-	}
-	return usageError(fmt.Errorf("--stream: module %q prints no command output to stream", mod.Name()),
-		"--stream works with the modules that print a command's output: ssh, script, sudo")
-}
 
 const viewUsage = "usage: dt view VIEW [FILE], VIEW one of lines, gather, host, status, compact; FILE holds dt's lines or --json records (default: stdin)"
 

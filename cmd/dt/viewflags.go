@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dtools/dt/modules"
 	"github.com/dtools/dt/output"
 )
 
@@ -48,4 +50,17 @@ func readViewOptions(c *cli.Context, opts *options) error {
 		return flagErrorf("--stream cannot go with -i: the terminal is the command's")
 	}
 	return nil
+}
+
+// checkStream rejects --stream for a module whose records are not a
+// command's output.
+func checkStream(opts options, mod modules.Module, job modules.Job) error {
+	if !opts.stream {
+		return nil
+	}
+	if oj, ok := job.(modules.OutputJob); ok && oj.RawOutput() {
+		return nil
+	}
+	return usageError(fmt.Errorf("--stream: module %q prints no command output to stream", mod.Name()),
+		"--stream works with the modules that print a command's output: ssh, script, sudo")
 }
