@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -84,5 +85,29 @@ func TestProgressTruncatesToWidth(t *testing.T) {
 	p.draw()
 	if got := term.String(); got != "\rdt: 0/1000 done, 0 \x1b[K" {
 		t.Errorf("drew %q", got)
+	}
+}
+
+// BenchmarkProgress1000 is what the progress line adds to a 1000-host run
+// whose records go to the same terminal: 1000 hosts tracked, and each
+// record written through the guard while the line is shown (erase, write,
+// redraw), then the summary.
+func BenchmarkProgress1000(b *testing.B) {
+	r := Record{Status: Okay, Module: "ssh", Host: "h0001", Message: []byte("h0001\n")}
+	b.ReportAllocs()
+	for b.Loop() {
+		t := NewTally(1000)
+		p := StartProgress(io.Discard, t, time.Now(), 120)
+		p.mu.Lock()
+		p.draw()
+		p.mu.Unlock()
+		w := NewOmni(p.Guard(io.Discard), false)
+		for range 1000 {
+			t.HostStarted(r.Host)
+			w.Write(r)
+			t.HostDone(r)
+		}
+		p.Stop()
+		_ = t.Summary(time.Second, nil, false)
 	}
 }

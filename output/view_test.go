@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,40 @@ func TestNewViewUnknown(t *testing.T) {
 	_, err := output.NewView("fancy", nil, output.ViewOptions{})
 	if err == nil || !strings.Contains(err.Error(), `unknown view "fancy"`) || !strings.Contains(err.Error(), "gather") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// BenchmarkGather1000 is -b's whole cost for a 1000-host run where every
+// host answers differently (hostname): 1000 groups to key, sort and fold.
+func BenchmarkGather1000(b *testing.B) {
+	recs := make([]output.Record, 1000)
+	for i := range recs {
+		h := fmt.Sprintf("h%04d", i+1)
+		recs[i] = okay(h, h+"\n")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v, _ := output.NewView("gather", io.Discard, output.ViewOptions{Fold: hosts.Fold})
+		for _, r := range recs {
+			v.Write(r)
+		}
+		v.Close()
+	}
+}
+
+// BenchmarkGather1000Same is -b over 1000 hosts that all answer the same:
+// one group, one folded set of 1000 names.
+func BenchmarkGather1000Same(b *testing.B) {
+	recs := make([]output.Record, 1000)
+	for i := range recs {
+		recs[i] = okay(fmt.Sprintf("h%04d", i+1), "Linux 6.1.0-18-amd64\n")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v, _ := output.NewView("gather", io.Discard, output.ViewOptions{Fold: hosts.Fold})
+		for _, r := range recs {
+			v.Write(r)
+		}
+		v.Close()
 	}
 }
