@@ -134,10 +134,14 @@ type memSample struct {
 }
 
 // sampleMem sums Rss and Pss (from /proc/PID/smaps_rollup) over pids.
-// Processes that exit meanwhile are skipped.
+// Processes that exit meanwhile are skipped, and so is the maxrss wrapper
+// (see maxrssWrapper): it is not the tool.
 func sampleMem(pids []int) memSample {
 	var s memSample
 	for _, pid := range pids {
+		if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(comm)) == "time" {
+			continue
+		}
 		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
 		if err != nil {
 			continue

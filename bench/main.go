@@ -51,6 +51,8 @@ type config struct {
 	defaultsAt  []int
 	ansibleJobs []string
 	fanout      int
+	dtModes     []string
+	dtBase      string
 	dt          string
 	out         string
 	label       string
@@ -103,6 +105,8 @@ func run() int {
 	defaultsAt := fs.String("defaults-at", "100,500", "sizes at which the rivals also run with their defaults")
 	fs.IntVar(&c.fanout, "fanout", runner.DefaultFanout, "dt's fanout, also given to the tuned rivals")
 	fs.StringVar(&c.dt, "dt", "bin/dt", "dt binary")
+	dtModesF := fs.String("dt-modes", modeDT, "dt's modes: - (lines on a pipe), gather (-b), tty (stdout and stderr on a terminal, -q), progress (on a terminal with the progress line and summary), base (the -dt-base binary), sort (--sort)")
+	fs.StringVar(&c.dtBase, "dt-base", "", "a baseline dt binary for mode base (e.g. built from main)")
 	fs.StringVar(&c.out, "out", "bench/results", "directory for results (a subdirectory per run)")
 	fs.StringVar(&c.label, "label", "", "label of this run (default: date and time)")
 	fs.BoolVar(&c.dryRun, "n", false, "print the matrix and exit")
@@ -127,6 +131,17 @@ func run() int {
 	}
 	c.tools, c.modes, c.jobs, c.bigJobs = strList(*toolsF), strList(*modesF), strList(*jobsF), strList(*bigJobsF)
 	c.ansibleJobs = strList(*ansibleJobsF)
+	c.dtModes = strList(*dtModesF)
+	for _, m := range c.dtModes {
+		if !contains(dtModes, m) {
+			fmt.Fprintf(os.Stderr, "dtbench: error: unknown dt mode %q (%s)\n", m, strings.Join(dtModes, ", "))
+			return 2
+		}
+		if m == modeBase && c.dtBase == "" {
+			fmt.Fprintln(os.Stderr, "dtbench: error: dt mode base needs -dt-base BINARY")
+			return 2
+		}
+	}
 	for _, t := range c.tools {
 		if _, ok := toolByName(t); !ok {
 			fmt.Fprintf(os.Stderr, "dtbench: error: unknown tool %q\n", t)
@@ -182,18 +197,27 @@ func (c config) matrix() map[int][]cell {
 					if jb.kind == kindPushAgain {
 						continue // placed right after dt's push
 					}
-					plan[size] = append(plan[size], cell{size, j, t, modeDT})
-					if jb.kind == kindPush && contains(jobs, "push-again") {
-						// dt's unchanged run right after its changed one
-						plan[size] = append(plan[size], cell{size, "push-again", t, modeDT})
+					modes := c.dtModes
+					if len(modes) == 0 {
+						modes = []string{modeDT}
+					}
+					for _, m := range modes {
+						if jb.outBytes > 0 && onTerminal(m) || jb.kind != "" && m != modeDT {
+							continue
+						}
+						plan[size] = append(plan[size], cell{size, j, t, m})
+						if jb.kind == kindPush && contains(jobs, "push-again") {
+							// dt's unchanged run right after its changed one
+							plan[size] = append(plan[size], cell{size, "push-again", t, m})
+						}
 					}
 					continue
 				}
 				if jb.kind != "" && (t == "ansible" || jb.kind == kindPushAgain) {
 					continue // file jobs: pdcp, clush --copy, parallel-scp; no rival has an unchanged run
 				}
-				if jb.kind == kindPushAgain {
-					continue
+				if jb.outBytes > 0 {
+					continue // the large-output jobs measure dt's memory bound only
 				}
 				if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
 					continue
@@ -257,6 +281,14 @@ func bench(ctx context.Context, c config, plan map[int][]cell) error {
 	}
 	if _, err := os.Stat(dtBin); err != nil {
 		return fmt.Errorf("dt binary: %w (build it: go build -o bin/dt ./cmd/dt)", err)
+	}
+	if c.dtBase != "" {
+		if c.dtBase, err = filepath.Abs(c.dtBase); err != nil {
+			return err
+		}
+		if _, err := os.Stat(c.dtBase); err != nil {
+			return fmt.Errorf("-dt-base: %w", err)
+		}
 	}
 	outDir, err := filepath.Abs(filepath.Join(c.out, c.label))
 	if err != nil {
@@ -339,6 +371,7 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 
 	e := &env{
 		dt:        dtBin,
+		dtBase:    c.dtBase,
 		sshConfig: f.SSHConfig,
 		user:      f.User,
 		fanout:    c.fanout,

@@ -84,6 +84,14 @@ func (m *meter) settle() {
 	}
 }
 
+// maxrssWrapper starts every tool (GNU time, "-q -f %M -o FILE"): it forks
+// the tool from a small process, and reports the tool's own maxrss. The
+// harness cannot take it from its own wait4: Go starts children with
+// CLONE_VM|CLONE_VFORK, so the kernel folds the harness's own high-water
+// RSS into the child's maxrss at exec, and a harness that once held a
+// large output would report that size for every later run.
+const maxrssWrapper = "/usr/bin/time"
+
 type procResult struct {
 	stdout, stderr []byte
 	exit           int
@@ -97,25 +105,39 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 		return procResult{}, err
 	}
 	defer dirFD.Close()
-	// The tool runs under GNU time, which reports its maxrss. Go starts
-	// children with vfork (CLONE_VM): a child run straight from here
-	// would report dtbench's own peak RSS as its maxrss, which Linux
-	// carries over from the address space it had before exec.
-	rssFile, err := os.CreateTemp("", "dtbench-maxrss-")
-	if err != nil {
-		return procResult{}, err
-	}
-	rssFile.Close()
-	defer os.Remove(rssFile.Name())
-	argv := append([]string{timePath, "-q", "-f", "%M", "-o", rssFile.Name()}, inv.argv...)
+	maxrssFile := filepath.Join(m.env.workDir, "maxrss")
+	os.Remove(maxrssFile)
+	argv := append([]string{maxrssWrapper, "-q", "-f", "%M", "-o", maxrssFile, "--"}, inv.argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string{}, m.env.baseEnv...), inv.env...)
 	cmd.Dir = m.env.workDir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if inv.bigOutput {
+		f, err := os.Create(m.bigOutputFile())
+		if err != nil {
+			return procResult{}, err
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	var screen <-chan []byte
+	if inv.pty {
+		ptmx, pts, err := openTerminal(200, 50)
+		if err != nil {
+			return procResult{}, err
+		}
+		defer ptmx.Close()
+		defer pts.Close()
+		cmd.Stdout, cmd.Stderr = pts, pts
+		screen = readAll(ptmx)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dirFD.Fd()), Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return procResult{}, fmt.Errorf("%s: %w", inv.argv[0], err)
+	}
+	if inv.pty {
+		cmd.Stdout.(*os.File).Close() // the child has it; the master reads until it closes
 	}
 	done := make(chan struct{})
 	go func() {
@@ -128,11 +150,11 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	werr := cmd.Wait()
 	close(done)
 	r := procResult{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
-	if b, err := os.ReadFile(rssFile.Name()); err == nil {
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			r.maxrssKiB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
-		}
+	if screen != nil {
+		r.stdout = <-screen
+	}
+	if data, err := os.ReadFile(maxrssFile); err == nil {
+		r.maxrssKiB, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 	}
 	var ee *exec.ExitError
 	switch {
@@ -148,8 +170,6 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	return r, ctx.Err()
 }
 
-// timePath is GNU time (Debian package "time"), which runs every tool.
-const timePath = "/usr/bin/time"
 
 // dtIdleRSS is dt's maxrss when it loads this fleet's inventory and config
 // and connects to nothing ("dt all: list"), the median of three runs.
@@ -262,8 +282,28 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		}
 		maxrss = max(maxrss, pr.maxrssKiB)
 		res.ExitStatus = max(res.ExitStatus, pr.exit)
+		var hr hostResults
+		switch {
+		case inv.bigOutput:
+			var n int64
+			check := checkBigOutput
+			if cl.Mode == modeGather {
+				check = checkBigGather
+			}
+			hr, n, err = check(m.bigOutputFile(), j, hostSet)
+			os.Remove(m.bigOutputFile())
+			if err != nil {
+				close(stop)
+				wg.Wait()
+				return res, err
+			}
+			pr.stdout = []byte(fmt.Sprintf("(%d bytes of records, checked and not kept)\n", n))
+		case inv.parse != nil:
+			hr = inv.parse(pr.stdout, pr.stderr, hostSet)
+		default:
+			hr = t.parse(pr.stdout, pr.stderr, hostSet)
+		}
 		outs = append(outs, pr.stdout, pr.stderr)
-		hr := t.parse(pr.stdout, pr.stderr, hostSet)
 		for _, h := range m.env.hosts {
 			switch {
 			case hr.failed[h] != "":
@@ -356,6 +396,9 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	}
 	return res, nil
 }
+
+// bigOutputFile is where a large-output job's stdout goes.
+func (m *meter) bigOutputFile() string { return filepath.Join(m.env.workDir, "big-stdout") }
 
 func setOnce(m map[string]string, k, v string) {
 	if _, ok := m[k]; !ok {

@@ -160,9 +160,11 @@ func markdown(c config, machine string, sums []summary, cores int) string {
 			}
 		}
 		limit /= float64(cores)
+		// dt's default mode is the reference its other modes and the
+		// rivals are compared with.
 		var dt *summary
 		for i := range g {
-			if g[i].Tool == "dt" {
+			if g[i].Tool == "dt" && (dt == nil || g[i].Mode == modeDT) {
 				dt = &g[i]
 			}
 		}

@@ -27,6 +27,9 @@ type job struct {
 	// kind, for a file job: kindPush, kindPushAgain or kindFetch (cmds
 	// are then unused); every host's bytes are checked after the run.
 	kind string
+	// outBytes: each host prints this many bytes (dt only); stdout goes
+	// to a file, checked record by record without holding it.
+	outBytes int64
 }
 
 var jobs = []job{
@@ -41,6 +44,9 @@ var jobs = []job{
 	{name: "push", kind: kindPush},
 	{name: "push-again", kind: kindPushAgain},
 	{name: "fetch", kind: kindFetch},
+	// Large outputs (dt's memory bound): 1 MB and 100 MB per host.
+	{name: "out1m", cmds: []string{"yes abcdefghijklmnopqrstuvwxyz | head -c 1000000"}, outBytes: 1000000},
+	{name: "out100m", cmds: []string{"yes abcdefghijklmnopqrstuvwxyz | head -c 100000000"}, outBytes: 100000000},
 }
 
 func jobByName(name string) (job, bool) {
@@ -67,6 +73,7 @@ var tunedSSH = []string{"-o", "KexAlgorithms=curve25519-sha256"}
 // env is what a tool invocation needs to know about the fleet.
 type env struct {
 	dt        string   // dt binary
+	dtBase    string   // baseline dt binary (mode base)
 	sshConfig string   // the fleet's ssh_config (absolute paths inside)
 	hostsFile string   // one host name per line
 	dtdb      string   // dt inventory of exactly these hosts
@@ -85,6 +92,12 @@ type env struct {
 type invocation struct {
 	argv []string
 	env  []string // added to env.baseEnv
+	// pty runs it with stdout and stderr on a terminal (what it shows is
+	// its stdout); parse, when set, reads its output instead of the
+	// tool's parse; bigOutput sends stdout to a file (see checkBigOutput).
+	pty       bool
+	parse     func(stdout, stderr []byte, hosts map[string]bool) hostResults
+	bigOutput bool
 }
 
 // tool is dt or one of its rivals.
@@ -143,15 +156,11 @@ func jobLines(j job) []string {
 var tools = []tool{
 	{
 		name: "dt",
-		invocations: func(e *env, j job, _ string) []invocation {
+		invocations: func(e *env, j job, m string) []invocation {
 			if j.kind != "" {
 				return fileInvocations(e, "dt", j, e.src, e.fetchDir)
 			}
-			// dt has no command-line way yet to run separate commands on
-			// one connection, so both seq jobs are one line for dt: one
-			// connection, one session per host.
-			line := strings.Join(j.cmds, "; ")
-			return []invocation{{argv: []string{e.dt, "-N", "-F", e.sshConfig, "-D", e.dtdb, "-C", strconv.Itoa(e.fanout), "all:", "ssh", line}}}
+			return []invocation{dtInvocation(e, j, m)}
 		},
 		parse: parseDT,
 	},

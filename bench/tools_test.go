@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,7 +132,7 @@ func keys[V any](m map[string]V) []string {
 }
 
 func TestInvocations(t *testing.T) {
-	e := &env{dt: "/x/dt", sshConfig: "/f/config", hostsFile: "/f/hosts", dtdb: "/f/dtdb", ansInv: "/f/inv",
+	e := &env{dt: "/x/dt", dtBase: "/x/dt-main", sshConfig: "/f/config", hostsFile: "/f/hosts", dtdb: "/f/dtdb", ansInv: "/f/inv",
 		user: "fleet", fanout: 64, workDir: "/w"}
 	seq, _ := jobByName("seq3")
 	line, _ := jobByName("seq3line")
@@ -141,6 +143,10 @@ func TestInvocations(t *testing.T) {
 		wantEnv    string   // must appear in the first invocation's env
 	}{
 		{"dt", modeDT, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeGather, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 -b all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeTTY, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 -q all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeProgress, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeBase, seq, []string{"/x/dt-main -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
 		{"pdsh", modeDefault, seq, []string{
 			"pdsh -R ssh -S -l fleet -w ^/f/hosts uname -s",
 			"pdsh -R ssh -S -l fleet -w ^/f/hosts date +%s",
@@ -209,5 +215,52 @@ func TestStat(t *testing.T) {
 		if got := statOf(tt.in); got != tt.want {
 			t.Errorf("statOf(%v) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestParseDTViews(t *testing.T) {
+	hostSet := map[string]bool{"h001": true, "h002": true, "h003": true, "db1": true}
+	gather := "fail  h003  (1 host)\n    exit 1: no\n\nokay  db1,h[001-002]  (3 hosts)\n    Linux\n"
+	r := parseDTGather([]byte(gather), nil, hostSet)
+	if len(r.ok) != 3 || !r.ok["db1"] || !r.ok["h002"] || r.failed["h003"] != "exit 1: no" || r.out["h001"] != "Linux" {
+		t.Errorf("gather: ok %v failed %v out %v", r.ok, r.failed, r.out)
+	}
+	screen := "\rdt: 0/2 done, 2 running, 0.1s\x1b[K\r\x1b[Kokay::dt:ssh:h001:h001\r\n\rdt: 1/2 done\x1b[K\r\x1b[Kfail::dt:ssh:h002:exit 1\r\n\r\x1b[K2 hosts in 0.2s: 1 okay, 1 fail (exit 1: h002)\r\n"
+	r = parseDTTerminal([]byte(screen), nil, hostSet)
+	if !r.ok["h001"] || r.out["h001"] != "h001" || r.failed["h002"] != "exit 1" || len(r.ok) != 1 {
+		t.Errorf("terminal: ok %v failed %v out %v", r.ok, r.failed, r.out)
+	}
+}
+
+func TestCheckBigOutput(t *testing.T) {
+	j := job{name: "big", outBytes: 60}
+	// 60 bytes: two 27-byte lines and 6 more: two newlines, escaped.
+	msg := `abcdefghijklmnopqrstuvwxyz\nabcdefghijklmnopqrstuvwxyz\nabcdef`
+	path := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(path, []byte("okay::dt:ssh:h001:"+msg+"\nokay::dt:ssh:h002:"+msg+"x\nfail::dt:ssh:h003:exit 1\n"), 0o644)
+	r, n, err := checkBigOutput(path, j, map[string]bool{"h001": true, "h002": true, "h003": true})
+	if err != nil || n == 0 {
+		t.Fatal(n, err)
+	}
+	if !r.ok["h001"] || r.ok["h002"] || r.failed["h002"] == "" || r.failed["h003"] != "not okay" {
+		t.Errorf("ok %v failed %v", r.ok, r.failed)
+	}
+}
+
+func TestCheckBigGather(t *testing.T) {
+	j := job{name: "big", outBytes: 60}
+	text := "    abcdefghijklmnopqrstuvwxyz\n    abcdefghijklmnopqrstuvwxyz\n    abcdef\n"
+	path := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(path, []byte("fail  h003  (1 host)\n    exit 1\n\nokay  h[001-002]  (2 hosts)\n"+text), 0o644)
+	r, _, err := checkBigGather(path, j, map[string]bool{"h001": true, "h002": true, "h003": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ok["h001"] || !r.ok["h002"] || r.ok["h003"] || r.failed["h003"] == "" {
+		t.Errorf("ok %v failed %v", r.ok, r.failed)
+	}
+	os.WriteFile(path, []byte("okay  h[001-002]  (2 hosts)\n"+text+"    extra\n"), 0o644)
+	if r, _, _ = checkBigGather(path, j, map[string]bool{"h001": true}); r.ok["h001"] {
+		t.Error("a group with more text than the output passed")
 	}
 }

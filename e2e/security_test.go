@@ -496,7 +496,8 @@ func TestSudoPasswordSecrecy(t *testing.T) {
 
 	t.Run("wrong password: one attempt per host", func(t *testing.T) {
 		since := time.Now().Add(-time.Second)
-		screen, code := runK(t, f.Env(), "wrong-"+pw, nil, "--sudo", "-K", "-D", asFleet, "all:", "systemctl", "--settle", "0", "restart", "demo-ok", "demo-stopped", "demo-crash", "demo-x", "demo-y")
+		// -q: records alone on the terminal, without the progress line.
+		screen, code := runK(t, f.Env(), "wrong-"+pw, nil, "-q", "--sudo", "-K", "-D", asFleet, "all:", "systemctl", "--settle", "0", "restart", "demo-ok", "demo-stopped", "demo-crash", "demo-x", "demo-y")
 		if code != 1 {
 			t.Errorf("exit %d", code)
 		}

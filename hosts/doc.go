@@ -2,7 +2,8 @@
 //
 // It owns: parsing the dtools host database (ParseInventory, with precise
 // "file:line: message" errors) and the known_hosts fallback
-// (ParseKnownHosts); name ranges (ExpandRange); the host-pattern grammar,
+// (ParseKnownHosts); name ranges (ExpandRange, and its inverse for display,
+// Fold, which writes a host set as "h[001-020,022],db1"); the host-pattern grammar,
 // parsed into a small AST (ParsePattern); and selecting hosts with a
 // pattern, in inventory order (Select). It does not resolve ssh_config,
 // dial, print or exit: it is pure apart from reading the files and the

@@ -9,7 +9,15 @@
 //
 // Execute fans a Job out over hosts with a bound, applies the per-host
 // deadline, and turns every failure into a record: it never stops because
-// one host failed.
+// one host failed. It writes records as they come, or in selection order
+// (Run.Sort), and tells a Tracker when each host starts and ends (the
+// progress line and summary).
+//
+// Jobs whose records are a command's raw output (OutputJob: ssh, script,
+// sudo) keep at most output.SpoolLimit bytes of it in memory, the rest in
+// a private spool file the writers stream from (see output.Spilled), and
+// with Run.Stream print it line by line as it arrives. Modules that parse
+// their commands' output keep it in memory.
 //
 // Beside the module files, a few files hold what several modules share:
 // svstatus.go parses "sv status" (runit, svc), unitstate.go models a

@@ -35,6 +35,17 @@ type Run struct {
 	// Rollout says how the hosts are taken: batches, failure budget,
 	// health gate. The zero value runs every host in one batch.
 	Rollout Rollout
+	// Sort writes records in selection order, host by host, instead of as
+	// they arrive (--sort, and the views that need it). A host's records
+	// are held only while an earlier host is not done. It overrides a
+	// Sorter job's order. --stream lines are never held.
+	Sort bool
+	// Track, when set, hears each host start and finish (progress line,
+	// summary).
+	Track output.Tracker
+	// Stream prints an OutputJob's output line by line as it arrives
+	// (Record.Line), then one verdict record per host (--stream).
+	Stream bool
 }
 
 // UnboundedJob is implemented by jobs that hold a host until the run ends
@@ -52,23 +63,31 @@ type Sorter interface {
 
 // Execute runs r.Job on every host, at most r.Fanout at a time, in the
 // batches of r.Rollout, and writes every record to r.Out as it is
-// produced. Every selected host gets at least one record: okay or fail
-// when it ran, fail when the run was interrupted before it started in its
-// batch, skip when its batch never started (the failure budget was spent,
-// or the run was interrupted). Execute returns the number of records that
-// were not okay.
+// produced (see Run.Sort and Sorter for the other orders). Every selected
+// host gets at least one record: okay or fail when it ran, fail when the
+// run was interrupted before it started in its batch, skip when its batch
+// never started (the failure budget was spent, or the run was
+// interrupted). Execute returns the number of records that were not okay.
+// A record's spilled output is released once r.Out has it; a Writer that
+// keeps records retains them.
 func Execute(ctx context.Context, r Run) (notOkay int) {
 	out := r.Out
 	var sorted *sortingWriter
-	if s, ok := r.Job.(Sorter); ok {
+	if s, ok := r.Job.(Sorter); ok && !r.Sort {
 		sorted = &sortingWriter{less: s.Less}
 		out = sorted
 		defer sorted.flush(r.Out)
 	}
 	counter := &countingWriter{w: out}
-	local := false
+	if r.Sort {
+		counter.order = newOrderedWriter(out, len(r.Hosts))
+	}
+	local, raw := false, false
 	if lj, ok := r.Job.(LocalJob); ok {
 		local = lj.Local()
+	}
+	if oj, ok := r.Job.(OutputJob); ok {
+		raw = oj.RawOutput()
 	}
 	fanout := r.Fanout
 	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
@@ -86,19 +105,18 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 			}
 		}
 		if context.Cause(ctx) != nil && k > 0 {
-			r.skip(counter.emit, batches[k:], fmt.Sprintf("not started: interrupted (stopped before batch %d of %d)", k+1, len(batches)))
+			r.skip(counter, batches[k:], fmt.Sprintf("not started: interrupted (stopped before batch %d of %d)", k+1, len(batches)))
 			break
 		}
-		batch := r.Hosts[b[0]:b[1]]
 		began := time.Now()
-		runner.Each(ctx, len(batch), fanout, func(ctx context.Context, i int) {
+		runner.Each(ctx, b[1]-b[0], fanout, func(ctx context.Context, i int) {
 			if d := time.Duration(i) * r.Rollout.Stagger; d > 0 {
 				select {
 				case <-time.After(time.Until(began.Add(d))):
 				case <-ctx.Done():
 				}
 			}
-			if r.host(ctx, batch[i], local, counter.emit) {
+			if r.host(ctx, b[0]+i, local, raw, counter) {
 				failedHosts.Add(1)
 			}
 		})
@@ -106,7 +124,7 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 			break
 		}
 		if failed := int(failedHosts.Load()); budget >= 0 && failed > budget {
-			r.skip(counter.emit, batches[k+1:], fmt.Sprintf("not started: %s failed, more than --max-fail %s (stopped after batch %d of %d)",
+			r.skip(counter, batches[k+1:], fmt.Sprintf("not started: %s failed, more than --max-fail %s (stopped after batch %d of %d)",
 				hostCount(failed), r.Rollout.budgetText(n), k+1, len(batches)))
 			break
 		}
@@ -114,14 +132,31 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 	return counter.notOkay()
 }
 
-// host runs the job on one host and reports whether the host failed.
-func (r Run) host(ctx context.Context, e hosts.Host, local bool, emit func(output.Record)) (failed bool) {
-	h := &Host{Entry: e, Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
+// host runs the job on host i and reports whether the host failed.
+func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWriter) (failed bool) {
+	h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
+	v := hostVerdict{rec: h.Okay(nil)}
 	hostEmit := func(rec output.Record) {
-		if rec.Status != output.Okay {
+		if rec.Status != output.Okay && !rec.Line {
 			failed = true
 		}
-		emit(rec)
+		v.see(rec)
+		out.emit(i, rec)
+	}
+	if r.Track != nil {
+		r.Track.HostStarted(h.Name())
+	}
+	defer func() {
+		out.done(i)
+		if r.Track != nil {
+			r.Track.HostDone(v.rec)
+		}
+	}()
+	if raw {
+		h.out.spillAfter = output.SpoolLimit
+		if r.Stream {
+			h.out.stream = newLineStream(h, hostEmit) // live, even past a gate
+		}
 	}
 	if err := context.Cause(ctx); err != nil {
 		hostEmit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
@@ -159,29 +194,113 @@ func (r Run) host(ctx context.Context, e hosts.Host, local bool, emit func(outpu
 }
 
 // skip writes a skip record for every host of batches.
-func (r Run) skip(emit func(output.Record), batches [][2]int, why string) {
+func (r Run) skip(out *countingWriter, batches [][2]int, why string) {
 	for _, b := range batches {
-		for _, e := range r.Hosts[b[0]:b[1]] {
-			h := &Host{Entry: e, Module: r.Module, Started: time.Now()}
-			emit(h.Record(output.Skip, "", []byte(why), -1))
+		for i := b[0]; i < b[1]; i++ {
+			h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now()}
+			rec := h.Record(output.Skip, "", []byte(why), -1)
+			if r.Track != nil {
+				r.Track.HostStarted(h.Name())
+			}
+			out.emit(i, rec)
+			out.done(i)
+			if r.Track != nil {
+				r.Track.HostDone(rec)
+			}
 		}
 	}
 }
 
+// countingWriter counts the records that are not okay and passes records
+// on: at once, or through order (Run.Sort).
 type countingWriter struct {
-	w   output.Writer
-	bad atomic.Int64
+	w     output.Writer
+	order *orderedWriter
+	bad   atomic.Int64
 }
 
-func (c *countingWriter) emit(rec output.Record) {
+// emit passes on host i's record.
+func (c *countingWriter) emit(i int, rec output.Record) {
 	if rec.Status != output.Okay {
 		c.bad.Add(1)
 	}
-	// A write error (stdout closed by "| head") must not stop the run.
-	_ = c.w.Write(rec)
+	if c.order != nil && !rec.Line {
+		c.order.write(i, rec)
+		return
+	}
+	writeRecord(c.w, rec)
+}
+
+// done says host i has no more records.
+func (c *countingWriter) done(i int) {
+	if c.order != nil {
+		c.order.done(i)
+	}
 }
 
 func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
+
+// writeRecord gives rec to w and then lets go of its spilled output.
+func writeRecord(w output.Writer, rec output.Record) {
+	// A write error (stdout closed by "| head") must not stop the run.
+	_ = w.Write(rec)
+	rec.Release()
+}
+
+// hostVerdict is what a host's records say about it: its first record
+// that is not okay, or okay. The message is left out.
+type hostVerdict struct {
+	rec output.Record
+	bad bool
+}
+
+func (v *hostVerdict) see(rec output.Record) {
+	if v.bad || rec.Line {
+		return
+	}
+	rec.Message, rec.Spilled = nil, nil
+	v.rec, v.bad = rec, rec.Status != output.Okay
+}
+
+// orderedWriter writes records in host order: host i's records go out as
+// they come while every host before i is done, and wait otherwise.
+type orderedWriter struct {
+	mu       sync.Mutex
+	w        output.Writer
+	next     int // the first host not done
+	finished []bool
+	held     [][]output.Record
+}
+
+func newOrderedWriter(w output.Writer, n int) *orderedWriter {
+	return &orderedWriter{w: w, finished: make([]bool, n), held: make([][]output.Record, n)}
+}
+
+func (o *orderedWriter) write(i int, rec output.Record) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i == o.next {
+		writeRecord(o.w, rec)
+		return
+	}
+	o.held[i] = append(o.held[i], rec)
+}
+
+// done marks host i finished and writes what waited for it.
+func (o *orderedWriter) done(i int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.finished[i] = true
+	for o.next < len(o.finished) && o.finished[o.next] {
+		o.next++
+		if o.next < len(o.held) {
+			for _, rec := range o.held[o.next] {
+				writeRecord(o.w, rec)
+			}
+			o.held[o.next] = nil
+		}
+	}
+}
 
 // sortingWriter holds records until the run ends, then writes them in the
 // job's order (stable: equal records keep their arrival order).
@@ -194,6 +313,7 @@ type sortingWriter struct {
 func (s *sortingWriter) Write(r output.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.Retain()
 	s.recs = append(s.recs, r)
 	return nil
 }
@@ -203,7 +323,7 @@ func (s *sortingWriter) flush(w output.Writer) {
 	defer s.mu.Unlock()
 	sort.SliceStable(s.recs, func(i, j int) bool { return s.less(s.recs[i], s.recs[j]) })
 	for _, r := range s.recs {
-		_ = w.Write(r)
+		writeRecord(w, r)
 	}
 	s.recs = nil
 }

@@ -101,10 +101,17 @@ func (g *gated) release(emit func(output.Record), gateErr error) {
 			r.Status, r.ExitCode = output.Fail, -1
 			r.Stage = runner.Stage(gateErr)
 			msg := gateErr.Error()
-			if len(r.Message) > 0 {
+			switch {
+			case r.Spilled != nil:
+				sp := *r.Spilled
+				sp.Head = append([]byte(msg+"; "), sp.Head...)
+				r.Spilled = &sp
+			case len(r.Message) > 0:
 				msg += "; " + string(r.Message)
+				r.Message = []byte(msg)
+			default:
+				r.Message = []byte(msg)
 			}
-			r.Message = []byte(msg)
 		}
 		emit(r)
 	}

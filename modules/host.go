@@ -28,6 +28,9 @@ type Host struct {
 	// sudoRefused is the first sudo validation failure on this host (-K):
 	// later sudo commands fail with it instead of costing another attempt.
 	sudoRefused error
+	// out says where the output of commands that do not choose goes:
+	// spilled past a limit, or streamed line by line (see OutputJob).
+	out rawOutput
 }
 
 // Name is the host name printed in records.
@@ -69,7 +72,10 @@ func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 	if err := h.Connect(ctx); err != nil {
 		return runner.Result{ExitCode: -1}, err
 	}
-	return runner.Run(ctx, h.lease.Client, cmd)
+	cmd = h.out.apply(cmd)
+	res, err := runner.Run(ctx, h.lease.Client, cmd)
+	h.out.flush()
+	return res, err
 }
 
 // Connect dials the host unless it is connected already. Run does it on
@@ -131,6 +137,9 @@ func (h *Host) SudoHint(out []byte) string {
 // command modules print: okay on exit 0; otherwise fail with the exit
 // status, the signal, or the stage that went wrong, and any output so far.
 func (h *Host) Result(res runner.Result, err error) output.Record {
+	if res.Spool != nil {
+		return h.spilledResult(res, err)
+	}
 	if err != nil {
 		msg := err.Error()
 		switch runner.Stage(err) {
@@ -159,6 +168,9 @@ func (h *Host) Result(res runner.Result, err error) output.Record {
 			out = append(bytes.TrimRight(bytes.Clone(out), "\n"), " (hint: "+hint+")"...)
 		}
 		return h.Record(output.Fail, output.StageExit, out, res.ExitCode)
+	}
+	if h.out.stream != nil {
+		return h.Record(output.Okay, output.StageExit, res.Output, 0) // the verdict: "exit 0"
 	}
 	return h.Record(output.Okay, "", res.Output, 0)
 }

@@ -8,6 +8,15 @@
 //     Unescape and Parse, and Omni, the Writer that prints it (optionally
 //     coloured; see ColorWanted).
 //   - The JSON lines format: JSON, a Writer printing one object per record.
+//   - Output too large for memory: Spool keeps a command's output in memory
+//     up to SpoolLimit and in a private temporary file past it; a Record
+//     whose message is Spilled prints complete and lossless, streamed from
+//     the file, through Omni and JSON alike.
+//   - The views for people (NewView: gather, host, status, compact), the
+//     summary and the progress line on a terminal (Tally, Progress), and
+//     ReadRecords, which reads saved lines or JSON back for the views.
+//     Host sets are folded by a function the caller passes (dt passes
+//     hosts.Fold), so this package stays free of the pattern grammar.
 //
 // It does not run anything, know about SSH, hosts, inventories or modules,
 // decide exit codes or parse command-line flags, and it imports nothing else

@@ -100,12 +100,14 @@ func (j *JSON) Write(r Record) error {
 		Started:    r.Started.UTC().Format(time.RFC3339Nano),
 		DurationMS: float64(r.Duration) / float64(time.Millisecond),
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if r.Spilled != nil {
+		return j.writeSpilled(r, &v)
+	}
 	if !utf8.Valid(r.Message) {
 		v.OutputB64 = r.Message
 	}
-
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.buf.Reset()
 	if err := j.enc.Encode(&v); err != nil { // Encode adds the '\n'
 		return err

@@ -223,9 +223,10 @@ func appendPrefix(dst []byte, r Record) []byte {
 	return append(dst, ": "...)
 }
 
-// prefixed says whether r's message gets a stage prefix.
+// prefixed says whether r's message gets a stage prefix: failures, and
+// the verdict of a --stream run (Okay with Stage StageExit: "exit 0").
 func prefixed(r Record) bool {
-	return r.Status == Fail && r.Stage != "" && r.Stage != StageModule
+	return r.Stage != "" && r.Stage != StageModule && (r.Status == Fail || r.Stage == StageExit)
 }
 
 // Message returns the MESSAGE field of r's OMNI line before escaping:
@@ -245,6 +246,9 @@ func prefixed(r Record) bool {
 // When there is no prefix the result shares memory with r.Message (with its
 // capacity clipped, so appending to it does not write into r.Message).
 func Message(r Record) []byte {
+	if r.Spilled != nil {
+		return spilledMessage(r)
+	}
 	m := trimNewline(r.Message)
 	if !prefixed(r) {
 		return m[:len(m):len(m)]
@@ -349,6 +353,9 @@ func appendLine(dst []byte, r Record, color bool) []byte {
 // MESSAGE is Escape(Message(r)). See the package documentation for how
 // MODULE and HOST are written.
 func AppendLine(dst []byte, r Record) []byte {
+	if r.Spilled != nil {
+		return appendSpilledLine(dst, r, false)
+	}
 	return appendLine(dst, r, false)
 }
 

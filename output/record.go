@@ -55,6 +55,15 @@ type Record struct {
 	ExitCode int           // remote exit status, -1 when no command finished
 	Started  time.Time     // when work on this host began
 	Duration time.Duration // how long it took
+
+	// Spilled, when not nil, is the message instead of Message: a
+	// command's output too large to keep in memory (see Spool). Only
+	// records built from a command's raw output spill.
+	Spilled *Spilled
+	// Line marks one line of a command's output printed while it still
+	// runs (--stream): Okay, ExitCode -1, the line (with its newline) as
+	// Message. The host's verdict comes in a later record.
+	Line bool
 }
 
 // Writer receives records as they are produced. Implementations must be

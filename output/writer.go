@@ -37,6 +37,9 @@ func NewOmni(w io.Writer, color bool) *Omni {
 func (o *Omni) Write(r Record) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if r.Spilled != nil {
+		return o.writeSpilled(r)
+	}
 	o.buf = appendLine(o.buf[:0], r, o.color)
 	err := writeAll(o.w, o.buf)
 	if cap(o.buf) > maxKeptBuf {

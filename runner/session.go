@@ -1,12 +1,10 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -19,6 +17,11 @@ type Result struct {
 	Output   []byte // stdout and stderr interleaved in arrival order
 	ExitCode int    // -1 when the command died by a signal
 	Signal   string // the signal that killed it, if any
+	// Spool holds the output instead of Output when the command asked for
+	// spilling (Command.SpillAfter) and printed more than that. The
+	// caller owns one reference and must Release it (a record built from
+	// it hands it on: see output.Spilled).
+	Spool *output.Spool
 }
 
 // Command is one remote command.
@@ -36,6 +39,10 @@ type Command struct {
 	// NoEcho starts the terminal with echo off, for a command that reads
 	// a secret as its first line of input and turns echo on itself.
 	NoEcho bool
+	// SpillAfter, when > 0, keeps at most that many bytes of output in
+	// memory: beyond it the output goes to a private temporary file
+	// (Result.Spool). For commands whose output is printed, not parsed.
+	SpillAfter int
 }
 
 // stopGrace is how long a cancelled command gets between SIGTERM and
@@ -63,8 +70,9 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 	}
 	defer sess.Close()
 
-	var buf lockedBuffer
-	stdout, stderr := io.Writer(&buf), io.Writer(&buf)
+	// One spool for stdout and stderr keeps their arrival order.
+	buf := output.NewSpool(cmd.SpillAfter)
+	stdout, stderr := io.Writer(buf), io.Writer(buf)
 	if cmd.Stdout != nil {
 		stdout = cmd.Stdout
 	}
@@ -112,9 +120,16 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 			case <-time.After(stopGrace):
 			}
 		}
-		return Result{Output: buf.Bytes(), ExitCode: -1}, context.Cause(ctx)
+		res := collected(buf)
+		res.ExitCode = -1
+		return res, context.Cause(ctx)
 	}
-	res := Result{Output: buf.Bytes()}
+	res := collected(buf)
+	if err == nil || errors.As(err, new(*ssh.ExitError)) {
+		if lostErr := buf.Err(); lostErr != nil {
+			return res, &Error{Stage: output.StageSession, Err: lostErr}
+		}
+	}
 	var exit *ssh.ExitError
 	var missing *ssh.ExitMissingError
 	switch {
@@ -143,21 +158,13 @@ func lost(c *ssh.Client) error {
 	return nil
 }
 
-// lockedBuffer lets stdout and stderr copiers share one buffer, so output
-// keeps its arrival order.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
+// collected turns a command's spool into its Result's output: the bytes
+// when they stayed in memory, else the spool itself. The spool is sealed
+// first: on a cancelled session its copiers may still be writing.
+func collected(buf *output.Spool) Result {
+	buf.Seal()
+	if buf.Spilled() {
+		return Result{Spool: buf}
+	}
+	return Result{Output: buf.Bytes()}
 }

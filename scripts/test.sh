@@ -59,6 +59,7 @@ fuzz ./output/ FuzzEscapeRoundTrip 300000x
 fuzz ./output/ FuzzParse 300000x
 fuzz ./hosts/ FuzzParseInventory 200000x
 fuzz ./hosts/ FuzzParsePattern 100000x
+fuzz ./hosts/ FuzzFold 100000x
 fuzz ./modules/ FuzzParseSVStatus 200000x
 fuzz ./modules/ FuzzExpandHost 100000x
 fuzz ./modules/ FuzzFetchLocalPath 100000x

@@ -56,6 +56,17 @@ MODULES (dt --list; dt help MODULE)
 
 PATTERNS
 %s
+VIEWS (for people; scripts read the lines or --json)
+   -b, --view gather   hosts with the same output once, under h[01-20] (20 hosts),
+                       the smallest groups (the odd ones) first
+   --view host         each host's output under its name, in selection order
+   --view status       failures first, then the rest
+   --view compact      a dot per okay host as they finish, then the failures
+   dt view VIEW [FILE] the same over saved lines or --json records (or stdin)
+   On a terminal, a progress line while the run goes and a summary after it,
+   on stderr (--summary: also on a pipe; --quiet: neither). --stream prints
+   each output line as a record as it arrives, then each host's exit status.
+
 INVENTORY
    ~/.dtdb (or -D FILE, or $DTOOLS_DB), one host per line:
       [user@]host[:port][|[user@]jump[:port][,jump2...]] tag1 tag2 ...
@@ -85,6 +96,11 @@ type options struct {
 	askSudoPass    bool
 	stdin          bool // -I: give dt's standard input to every host's command
 	rollout        modules.Rollout
+	view           string // --view, -b: "" or one of output.ViewNames
+	sort           bool
+	stream         bool
+	summary        bool
+	quiet          bool
 	args           []string // PATTERN MODULE ARGS...
 }
 
@@ -133,7 +149,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stdin", Aliases: []string{"I"}, Usage: "read standard input once and give it to every host's command (ssh); without -I commands read EOF"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
-	}, rolloutFlags()...)
+	}, append(rolloutFlags(), viewFlags()...)...)
 }
 
 // readOptions fills options from the parsed command line and checks the
@@ -171,6 +187,9 @@ func readOptions(c *cli.Context) (options, error) {
 	if opts.rollout, err = readRollout(c); err != nil {
 		return options{}, err
 	}
+	if err := readViewOptions(c, &opts); err != nil {
+		return options{}, err
+	}
 	return opts, nil
 }
 
@@ -184,7 +203,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	app := &cli.App{
 		Name:            "dt",
 		Usage:           "run commands on many hosts at once",
-		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt --list\ndt help MODULE",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt view VIEW [FILE]\ndt --list\ndt help MODULE",
 		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
 		HideHelpCommand: true,
 		Writer:          stdout,

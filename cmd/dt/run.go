@@ -14,7 +14,6 @@ import (
 
 	"github.com/dtools/dt/hosts"
 	"github.com/dtools/dt/modules"
-	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
 )
 
@@ -74,6 +73,8 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitOK
 	case len(opts.args) > 0 && opts.args[0] == "help":
 		return help(opts.args[1:], e)
+	case len(opts.args) > 0 && opts.args[0] == "view":
+		return viewCommand(opts.args[1:], opts, e)
 	}
 	code, err := runModule(ctx, opts, e)
 	if err != nil {
@@ -106,6 +107,9 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	}
 	job, err := prepareJob(mod, opts, e, input)
 	if err != nil {
+		return 0, err
+	}
+	if err := checkStream(opts, mod, job); err != nil {
 		return 0, err
 	}
 	if opts.pretend {
@@ -141,6 +145,10 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	if opts.interactive {
 		fanout = 1
 	}
+	pr, err := newPrinter(opts, e, len(selected))
+	if err != nil {
+		return 0, err
+	}
 	failed := modules.Execute(ctx, modules.Run{
 		Module:   mod.Name(),
 		Job:      job,
@@ -149,12 +157,17 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		Pool:     pool,
 		Fanout:   fanout,
 		Timeout:  opts.timeout,
-		Out:      newWriter(opts, e),
+		Out:      pr.out,
+		Sort:     pr.sort,
+		Track:    pr.track(),
+		Stream:   opts.stream,
 
 		Privilege: priv,
 		Rollout:   opts.rollout,
 	})
+	pr.stop()
 	warnHostKeys(e, pool.HostKeyStats())
+	pr.finish()
 	switch {
 	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
 		return exitInterrupted, nil
@@ -290,16 +303,6 @@ func runnerConfig(opts options, home string, getenv func(string) string) (runner
 		return cfg, nil, err
 	}
 	return cfg, resolver, nil
-}
-
-// newWriter is where records go: JSON lines, or OMNI lines coloured on a
-// terminal.
-func newWriter(opts options, e env) output.Writer {
-	if opts.json {
-		return output.NewJSON(e.stdout)
-	}
-	f, _ := e.stdout.(*os.File)
-	return output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
 }
 
 // warnHostKeys says, once per run, how many hosts answered with a key
