@@ -170,7 +170,6 @@ func (m *meter) exec(ctx context.Context, cg *cgroup, inv invocation) (procResul
 	return r, ctx.Err()
 }
 
-
 // dtIdleRSS is dt's maxrss when it loads this fleet's inventory and config
 // and connects to nothing ("dt all: list"), the median of three runs.
 func (m *meter) dtIdleRSS(ctx context.Context) (int64, error) {
