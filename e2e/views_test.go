@@ -379,7 +379,8 @@ func TestInterruptLeavesNoSpillFile(t *testing.T) {
 				ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
 				for _, e := range ents {
 					target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", cmd.Process.Pid, e.Name()))
-					if strings.HasPrefix(target, tmp+"/dt-spill-") {
+					// O_TMPFILE shows as TMPDIR/#INODE (deleted).
+					if strings.HasPrefix(target, tmp+"/") {
 						spool = target
 					}
 				}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // SpoolLimit is how many bytes of one command's output dt keeps in memory.
@@ -73,13 +76,9 @@ func (s *Spool) Write(p []byte) (int, error) {
 
 // spill moves the output so far into a new temporary file.
 func (s *Spool) spill() error {
-	f, err := os.CreateTemp("", "dt-spill-*")
+	f, err := anonymousFile()
 	if err != nil {
 		return fmt.Errorf("output over %d KiB and no file to keep it in: %w (set TMPDIR to a writable directory)", s.limit>>10, err)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return fmt.Errorf("spool file: %w", err)
 	}
 	if _, err := f.WriteAt(s.mem, 0); err != nil {
 		f.Close()
@@ -87,6 +86,25 @@ func (s *Spool) spill() error {
 	}
 	s.f, s.n, s.mem = f, int64(len(s.mem)), nil
 	return nil
+}
+
+// anonymousFile returns a new file in the temporary directory that has no
+// name: O_TMPFILE where the file system has it, else a file removed as
+// soon as it is created. Nothing is left behind however dt ends.
+func anonymousFile() (*os.File, error) {
+	dir := os.TempDir()
+	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
+		return os.NewFile(uintptr(fd), filepath.Join(dir, "dt-spill (unnamed)")), nil
+	}
+	f, err := os.CreateTemp(dir, "dt-spill-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Seal stops the Spool from taking more output; later writes are dropped.

@@ -68,12 +68,12 @@ func findDeleted(t *testing.T, dir string) string {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skip("no /proc/self/fd")
+		t.Fatal("no /proc/self/fd: ", err)
 	}
 	for _, e := range ents {
 		p := filepath.Join("/proc/self/fd", e.Name())
 		target, err := os.Readlink(p)
-		if err == nil && strings.HasPrefix(target, dir+"/dt-spill-") && strings.HasSuffix(target, " (deleted)") {
+		if err == nil && strings.HasPrefix(target, dir+"/") && strings.HasSuffix(target, " (deleted)") {
 			return p
 		}
 	}
