@@ -58,6 +58,13 @@ INVENTORY
    Hosts are resolved through ~/.ssh/config and /etc/ssh/ssh_config
    (or -F FILE); user, port and jump written in the inventory win.
 
+CONNECTION KEEPER (--persist D, DT_PERSIST=D, ssh_config ControlPersist)
+   After the run dt's connections stay open in a background keeper of
+   yours until idle for D; the next dt on those hosts runs its sessions
+   over them: no TCP connect, no key exchange, no login. A connection is
+   reused only for the same user, address, port, jump chain, identity and
+   known_hosts entries. dt mux status lists them, dt mux stop closes all.
+
 EXIT STATUS
    0 every host okay; 1 a host failed or no host matched; 2 usage, pattern
    or inventory error; 3 bad module arguments; 130 interrupted (Ctrl-C)`
@@ -78,7 +85,8 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
-	args           []string // PATTERN MODULE ARGS...
+	persist        time.Duration // runner.Config.Persist
+	args           []string      // PATTERN MODULE ARGS...
 }
 
 type usageError struct{ msg string }
@@ -115,7 +123,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	app := &cli.App{
 		Name:            "dt",
 		Usage:           "run commands on many hosts at once",
-		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt --list\ndt help MODULE",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt mux status|stop\ndt --list\ndt help MODULE",
 		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
 		HideHelpCommand: true,
 		Writer:          stdout,
@@ -135,6 +143,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
 			&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+			&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},
 			&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 		},
 		Action: func(c *cli.Context) error {
@@ -160,6 +169,12 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			if v := c.String("host-keys"); v != "" {
 				if opts.hostKeys, err = runner.ParseHostKeyPolicy(v); err != nil {
 					return usagef("--host-keys: %v", err)
+				}
+			}
+			opts.persist = defaultPersist
+			if c.IsSet("persist") {
+				if opts.persist, err = parsePersist(c.String("persist")); err != nil {
+					return err
 				}
 			}
 			if opts.fanout < 1 {

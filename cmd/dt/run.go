@@ -43,6 +43,9 @@ func run(ctx context.Context, opts options, e env) int {
 	if len(args) > 0 && args[0] == "help" {
 		return help(args[1:], e)
 	}
+	if len(args) > 0 && args[0] == "mux" {
+		return muxCommand(ctx, args[1:], e)
+	}
 	if len(args) < 2 {
 		if len(args) == 0 {
 			e.errorf("missing PATTERN and MODULE")
@@ -146,6 +149,11 @@ func run(ctx context.Context, opts options, e env) int {
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
+		Persist:        opts.persist,
+	}
+	if k := keeper(opts, e); k != nil {
+		cfg.Connector = k
+		defer k.Close()
 	}
 	if opts.sshConfig != "" {
 		cfg.SSHConfigFiles = []string{opts.sshConfig}

@@ -1,0 +1,190 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// innerPort picks the port sshd listens on behind a relay: the first of
+// a few after port that no wildcard listener holds (the fleet's addresses
+// are its own, so nothing else listens on them).
+func innerPort(port int) (int, error) {
+	for _, p := range []int{port + 1, 2223, 22223, 40022} {
+		if p == port || p > 65535 {
+			continue
+		}
+		if _, err := listeners(p); err == nil {
+			return p, nil
+		}
+	}
+	return 0, errors.New("fleet: no free port for sshd behind the relays")
+}
+
+// SetLatency sets the one-way delay of the relays (Options.Latency), for
+// data read from now on. It needs a fleet started with Latency or Relay.
+func (f *Fleet) SetLatency(d time.Duration) error {
+	if !(f.opts.Latency > 0 || f.opts.Relay) {
+		return errors.New("fleet: no relays (start the fleet with Options.Latency or Options.Relay)")
+	}
+	f.latency.Store(int64(d))
+	return nil
+}
+
+// Latency returns the relays' one-way delay.
+func (f *Fleet) Latency() time.Duration { return time.Duration(f.latency.Load()) }
+
+// relay listens on a host's address and port and forwards every
+// connection to its sshd, delaying each chunk of data by the fleet's
+// latency in each direction. The TCP handshake itself is not delayed (it
+// completes against the relay's socket): a connect costs no round trip.
+type relay struct {
+	ln    net.Listener
+	delay *atomic.Int64
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// startRelay starts host i's relay (once).
+func (f *Fleet) startRelay(i int) error {
+	h := &f.Hosts[i]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.relays[i] != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", h.HostPort())
+	if err != nil {
+		return fmt.Errorf("fleet: relay of %s: %w", h.Name, err)
+	}
+	r := &relay{ln: ln, delay: &f.latency, conns: map[net.Conn]bool{}}
+	upstream := net.JoinHostPort(h.Addr, strconv.Itoa(h.SSHDPort))
+	r.wg.Add(1)
+	go r.serve(upstream)
+	f.relays[i] = r
+	return nil
+}
+
+// stopRelay stops host i's relay and cuts its connections.
+func (f *Fleet) stopRelay(i int) {
+	f.mu.Lock()
+	r := f.relays[i]
+	f.relays[i] = nil
+	f.mu.Unlock()
+	if r != nil {
+		r.stop()
+	}
+}
+
+func (r *relay) serve(upstream string) {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.handle(c, upstream)
+		}()
+	}
+}
+
+func (r *relay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.conns[c] = true
+	return true
+}
+
+func (r *relay) handle(c net.Conn, upstream string) {
+	defer c.Close()
+	if !r.track(c) {
+		return
+	}
+	up, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	if !r.track(up) {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		delayed(up, c, r.delay)
+		close(done)
+	}()
+	delayed(c, up, r.delay)
+	<-done
+	r.mu.Lock()
+	delete(r.conns, c)
+	delete(r.conns, up)
+	r.mu.Unlock()
+}
+
+func (r *relay) stop() {
+	r.ln.Close()
+	r.mu.Lock()
+	r.closed = true
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// delayed copies src to dst, writing each chunk read *delay after it was
+// read, in order, then half-closes dst. A read error other than EOF (a
+// reset) closes both ends.
+func delayed(dst, src net.Conn, delay *atomic.Int64) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	q := make(chan chunk, 256)
+	var readErr error
+	go func() {
+		defer close(q)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(time.Duration(delay.Load()))}
+			}
+			if err != nil {
+				readErr = err
+				return
+			}
+		}
+	}()
+	for c := range q {
+		if w := time.Until(c.due); w > 0 {
+			time.Sleep(w)
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			src.Close()
+			for range q {
+			}
+			return
+		}
+	}
+	if tc, ok := dst.(*net.TCPConn); ok && errors.Is(readErr, io.EOF) {
+		tc.CloseWrite()
+		return
+	}
+	dst.Close()
+	src.Close()
+}
