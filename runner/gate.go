@@ -14,10 +14,10 @@ import (
 const DefaultMaxSessions = 10
 
 // SessionGate bounds the sessions open at once on one connection to what
-// its server allows. sshd refuses a session beyond its MaxSessions with
-// "open failed: administratively prohibited": the gate then learns the
-// limit (the sessions open when it was refused) and the opener waits for
-// one of them to end, instead of failing its host.
+// its server allows. sshd refuses a session beyond its MaxSessions (see
+// SessionRefused): the gate then learns the limit (the sessions open when
+// it was refused) and the opener waits for one of them to end, instead of
+// failing its host.
 type SessionGate struct {
 	mu    sync.Mutex
 	limit int
@@ -49,11 +49,10 @@ func (g *SessionGate) Open(ctx context.Context, open func() error) error {
 			return err
 		}
 		err := open()
-		var oe *ssh.OpenChannelError
 		if err == nil {
 			return nil
 		}
-		if !errors.As(err, &oe) || oe.Reason != ssh.Prohibited {
+		if !SessionRefused(err) {
 			g.Release()
 			return err
 		}
@@ -70,6 +69,19 @@ func (g *SessionGate) Open(ctx context.Context, open func() error) error {
 		}
 		retries++
 	}
+}
+
+// SessionRefused reports whether err is a server's refusal of one more
+// session on a connection: OpenSSH's sshd answers a session beyond
+// MaxSessions with "open failed" and the reason "connect failed" (its
+// default reason for any channel it cannot open); other servers say
+// "administratively prohibited".
+func SessionRefused(err error) bool {
+	var oe *ssh.OpenChannelError
+	if !errors.As(err, &oe) {
+		return false
+	}
+	return oe.Reason == ssh.Prohibited || oe.Reason == ssh.ConnectionFailed && oe.Message == "open failed"
 }
 
 func (g *SessionGate) acquire(ctx context.Context) error {

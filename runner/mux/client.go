@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -73,23 +74,32 @@ func (c *Client) keeper() (ssh.Conn, error) {
 	return conn, nil
 }
 
-// start connects to the running keeper, or starts one and connects.
+// start connects to the running keeper, or starts one and connects. A
+// keeper that is exiting right then (idle) still holds its lock for a
+// moment, so the new one says "running" and nobody answers: try again.
 func (c *Client) start() (ssh.Conn, error) {
-	conn, err := dialKeeper(c.o.Dir)
-	if !errors.Is(err, ErrNotRunning) {
-		return conn, err
-	}
-	if err := prepareDir(c.o.Dir, true); err != nil {
-		return nil, err
-	}
 	getenv := c.o.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	if err := spawn(c.o.Exe, keeperEnv(getenv)); err != nil {
-		return nil, err
+	err := ErrNotRunning
+	for attempt := 1; attempt <= 3; attempt++ {
+		var conn ssh.Conn
+		if conn, err = dialKeeper(c.o.Dir); !errors.Is(err, ErrNotRunning) {
+			return conn, err
+		}
+		if err := prepareDir(c.o.Dir, true); err != nil {
+			return nil, err
+		}
+		if err := spawn(c.o.Exe, keeperEnv(getenv)); err != nil {
+			return nil, err
+		}
+		if conn, err = dialKeeper(c.o.Dir); !errors.Is(err, ErrNotRunning) {
+			return conn, err
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 	}
-	return dialKeeper(c.o.Dir)
+	return nil, err
 }
 
 // Connect implements runner.Connector.

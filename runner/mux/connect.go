@@ -3,6 +3,7 @@ package mux
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -61,6 +62,9 @@ func dialKeeper(dir string) (ssh.Conn, error) {
 	conn, chans, reqs, err := ssh.NewClientConn(nc, "dt-mux", cfg)
 	if err != nil {
 		nc.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, ErrNotRunning // a keeper on its way out
+		}
 		return nil, fmt.Errorf("connecting to the keeper at %s: %w", sock, err)
 	}
 	nc.SetDeadline(time.Time{})

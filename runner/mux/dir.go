@@ -94,7 +94,11 @@ func checkParent(parent string) error {
 	}
 	sys, _ := st.Sys().(*syscall.Stat_t)
 	if sys == nil || (int(sys.Uid) != os.Getuid() && sys.Uid != 0) {
-		return &UnsafeDirError{Dir: parent, Why: "is owned by another user", Hint: "set XDG_RUNTIME_DIR to a directory of yours"}
+		owner := -1
+		if sys != nil {
+			owner = int(sys.Uid)
+		}
+		return &UnsafeDirError{Dir: parent, Why: fmt.Sprintf("is owned by uid %d, neither you (uid %d) nor root", owner, os.Getuid()), Hint: "set XDG_RUNTIME_DIR to a directory of yours"}
 	}
 	if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
 		return &UnsafeDirError{Dir: parent, Why: fmt.Sprintf("is writable by others and not sticky (mode %#o)", st.Mode().Perm()), Hint: "set XDG_RUNTIME_DIR to a directory of yours"}

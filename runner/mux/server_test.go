@@ -117,7 +117,7 @@ func (s *testServer) serve() {
 				if s.open[sc] >= s.maxSessions {
 					s.refusals++
 					s.mu.Unlock()
-					nc.Reject(ssh.Prohibited, "open failed")
+					nc.Reject(ssh.ConnectionFailed, "open failed") // as OpenSSH's sshd says it
 					continue
 				}
 				s.open[sc]++
