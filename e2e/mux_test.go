@@ -285,6 +285,31 @@ func TestPersistHostRestarted(t *testing.T) {
 	}
 }
 
+// TestPersistNetworkCut: a kept connection the network dropped silently
+// (no FIN, no reset: the keeper cannot know) is found dead when the next
+// run's session gets no answer within the connect timeout, and replaced
+// by a new connection, without a failure line.
+func TestPersistNetworkCut(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 2, Relay: true})
+	env := muxEnv(t, f)
+	allOkay(t, f, dt(t, f, env, "", "--persist", "1m", "all:", "ssh", "echo $DT_TEST_HOST"))
+	if err := f.CutConnections("h001"); err != nil {
+		t.Fatal(err)
+	}
+	before := logins(t, f)
+	r := dt(t, f, env, "", "--persist", "1m", "-T", "2s", "all:", "ssh", "echo $DT_TEST_HOST")
+	allOkay(t, f, r)
+	if r.stderr != "" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	d := newLogins(t, f, before)
+	for h, want := range map[string]int{"h001": 1, "h002": 0} {
+		if d[h] != want {
+			t.Errorf("%s: %d logins, want %d", h, d[h], want)
+		}
+	}
+}
+
 // TestPersistInterrupt: Ctrl-C on a warm run stops the remote commands
 // (their process group gets TERM through the keeper), as on a cold run.
 func TestPersistInterrupt(t *testing.T) {

@@ -48,7 +48,7 @@ type relay struct {
 	delay *atomic.Int64
 
 	mu     sync.Mutex
-	conns  map[net.Conn]bool
+	conns  map[net.Conn]*atomic.Bool // each side of a connection: cut
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -65,7 +65,7 @@ func (f *Fleet) startRelay(i int) error {
 	if err != nil {
 		return fmt.Errorf("fleet: relay of %s: %w", h.Name, err)
 	}
-	r := &relay{ln: ln, delay: &f.latency, conns: map[net.Conn]bool{}}
+	r := &relay{ln: ln, delay: &f.latency, conns: map[net.Conn]*atomic.Bool{}}
 	upstream := net.JoinHostPort(h.Addr, strconv.Itoa(h.SSHDPort))
 	r.wg.Add(1)
 	go r.serve(upstream)
@@ -99,19 +99,45 @@ func (r *relay) serve(upstream string) {
 	}
 }
 
-func (r *relay) track(c net.Conn) bool {
+func (r *relay) track(c net.Conn, cut *atomic.Bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return false
 	}
-	r.conns[c] = true
+	r.conns[c] = cut
 	return true
+}
+
+// CutConnections cuts the connections that host name's relay carries now,
+// as a network failure would: from now on they carry nothing either way,
+// and neither end is told (no FIN, no reset). New connections work. It
+// needs a fleet started with Latency or Relay.
+func (f *Fleet) CutConnections(name string) error {
+	for i := range f.Hosts {
+		if f.Hosts[i].Name != name {
+			continue
+		}
+		f.mu.Lock()
+		r := f.relays[i]
+		f.mu.Unlock()
+		if r == nil {
+			return fmt.Errorf("fleet: host %s has no relay (start the fleet with Options.Latency or Options.Relay)", name)
+		}
+		r.mu.Lock()
+		for _, cut := range r.conns {
+			cut.Store(true)
+		}
+		r.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("fleet: no host %q", name)
 }
 
 func (r *relay) handle(c net.Conn, upstream string) {
 	defer c.Close()
-	if !r.track(c) {
+	cut := new(atomic.Bool)
+	if !r.track(c, cut) {
 		return
 	}
 	up, err := net.Dial("tcp", upstream)
@@ -119,15 +145,15 @@ func (r *relay) handle(c net.Conn, upstream string) {
 		return
 	}
 	defer up.Close()
-	if !r.track(up) {
+	if !r.track(up, cut) {
 		return
 	}
 	done := make(chan struct{})
 	go func() {
-		delayed(up, c, r.delay)
+		delayed(up, c, r.delay, cut)
 		close(done)
 	}()
-	delayed(c, up, r.delay)
+	delayed(c, up, r.delay, cut)
 	<-done
 	r.mu.Lock()
 	delete(r.conns, c)
@@ -148,8 +174,9 @@ func (r *relay) stop() {
 
 // delayed copies src to dst, writing each chunk read *delay after it was
 // read, in order, then half-closes dst. A read error other than EOF (a
-// reset) closes both ends.
-func delayed(dst, src net.Conn, delay *atomic.Int64) {
+// reset) closes both ends. Once cut, what it reads is dropped and it
+// closes nothing until the relay stops.
+func delayed(dst, src net.Conn, delay *atomic.Int64, cut *atomic.Bool) {
 	type chunk struct {
 		b   []byte
 		due time.Time
@@ -174,12 +201,18 @@ func delayed(dst, src net.Conn, delay *atomic.Int64) {
 		if w := time.Until(c.due); w > 0 {
 			time.Sleep(w)
 		}
+		if cut.Load() {
+			continue
+		}
 		if _, err := dst.Write(c.b); err != nil {
 			src.Close()
 			for range q {
 			}
 			return
 		}
+	}
+	if cut.Load() {
+		return // the relay's stop closes them
 	}
 	if tc, ok := dst.(*net.TCPConn); ok && errors.Is(readErr, io.EOF) {
 		tc.CloseWrite()

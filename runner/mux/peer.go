@@ -81,12 +81,12 @@ func (s *server) dropLease(id uint64, l *lease) {
 	l.k.lastUsed = time.Now()
 }
 
-// leased returns the connection of p's lease id, or nil.
-func (s *server) leased(p *peer, id uint64) *kept {
+// leased returns p's lease id, or nil.
+func (s *server) leased(p *peer, id uint64) *lease {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := s.leases[id]; l != nil && l.p == p {
-		return l.k
+		return l
 	}
 	return nil
 }
@@ -127,10 +127,11 @@ func (s *server) requests(p *peer, reqs <-chan *ssh.Request) {
 
 // alive says whether the connection of p's lease is alive.
 func (s *server) alive(p *peer, id uint64) aliveMsg {
-	k := s.leased(p, id)
-	if k == nil {
+	l := s.leased(p, id)
+	if l == nil {
 		return aliveMsg{Why: "connection keeper: no such lease"}
 	}
+	k := l.k
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if k.lost == nil {
@@ -199,10 +200,11 @@ func (s *server) dial(p *peer, nc ssh.NewChannel) {
 	s.mu.Lock()
 	s.nextLease++
 	id := s.nextLease
-	s.leases[id] = &lease{k: k, p: p}
+	last := req.Hops[len(req.Hops)-1]
+	s.leases[id] = &lease{k: k, p: p, timeout: last.ConnectTimeout}
 	k.leases++
 	k.pins--
-	k.name, k.persist = req.Hops[len(req.Hops)-1].Name, req.Hops[len(req.Hops)-1].Persist
+	k.name, k.persist = last.Name, last.Persist
 	s.mu.Unlock()
 	cv.tell(query{
 		Op: opDone, Lease: id, Reused: reused,
@@ -220,11 +222,12 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 		nc.Reject(ssh.ConnectionFailed, "malformed open request")
 		return
 	}
-	k := s.leased(p, m.Lease)
-	if k == nil {
+	l := s.leased(p, m.Lease)
+	if l == nil {
 		nc.Reject(ssh.ConnectionFailed, "connection keeper: no such lease")
 		return
 	}
+	k := l.k
 	s.mu.Lock()
 	if !k.usable() && (k.lost != nil || isClosed(k.dead)) {
 		why := k.why()
@@ -246,7 +249,7 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 		upReqs <-chan *ssh.Request
 	)
 	open := func() (err error) {
-		up, upReqs, err = s.openUpstream(p.ctx, k, m.Type, m.Data)
+		up, upReqs, err = s.openUpstream(p.ctx, k, l.timeout, m.Type, m.Data)
 		return err
 	}
 	gated := m.Type == "session"
@@ -286,9 +289,9 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 }
 
 // openUpstream opens a channel on k. A connection that does not answer
-// within its connect timeout is taken for dead (a network cut while it
-// was kept): it is closed, and the opener told so.
-func (s *server) openUpstream(ctx context.Context, k *kept, typ string, data []byte) (ssh.Channel, <-chan *ssh.Request, error) {
+// within timeout (the run's connect timeout) is taken for dead (a network
+// cut while it was kept): it is closed, and the opener told so.
+func (s *server) openUpstream(ctx context.Context, k *kept, timeout time.Duration, typ string, data []byte) (ssh.Channel, <-chan *ssh.Request, error) {
 	type opened struct {
 		ch   ssh.Channel
 		reqs <-chan *ssh.Request
@@ -299,7 +302,7 @@ func (s *server) openUpstream(ctx context.Context, k *kept, typ string, data []b
 		ch, reqs, err := k.client.OpenChannel(typ, data)
 		res <- opened{ch, reqs, err}
 	}()
-	timer := time.NewTimer(k.spec.ConnectTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case o := <-res:
@@ -309,7 +312,7 @@ func (s *server) openUpstream(ctx context.Context, k *kept, typ string, data []b
 		}
 		return o.ch, o.reqs, o.err
 	case <-timer.C:
-		err := errors.New("no answer to a channel open within " + k.spec.ConnectTimeout.String())
+		err := errors.New("no answer to a channel open within " + timeout.String())
 		s.lose(k, err)
 		if o := <-res; o.ch != nil {
 			o.ch.Close()

@@ -99,6 +99,9 @@ type server struct {
 type lease struct {
 	k *kept
 	p *peer
+	// timeout is the run's connect timeout: a channel open that gets no
+	// answer for that long means the connection is dead.
+	timeout time.Duration
 }
 
 func newServer(o ServeOptions) (*server, error) {
