@@ -30,8 +30,14 @@ func muxEnv(t *testing.T, f *fleet.Fleet) []string {
 		cmd := exec.Command(dtBin, "mux", "stop")
 		cmd.Env = append(f.Env(), env...)
 		cmd.Run()
+		// dt mux stop returns once the socket is gone; the process
+		// follows within moments.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(keeperPIDs(dir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		for _, pid := range keeperPIDs(dir) {
-			t.Errorf("keeper %d still running after dt mux stop; killed", pid)
+			t.Errorf("keeper %d still running 5s after dt mux stop; killed", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		if t.Failed() {

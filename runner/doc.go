@@ -6,7 +6,12 @@
 // destination and trust settings, shared only by the names that agree on
 // all of them, one per jump host, each closed when its last lease is
 // released), remote commands with real cancellation (Run signals the remote
-// process group, then closes), and the bounded fan-out (Each).
+// process group, then closes) within the server's MaxSessions
+// (SessionGate), and the bounded fan-out (Each). Hosts that persist
+// (--persist, ControlPersist) get their connections from a Connector, the
+// connection keeper of package runner/mux, which shares Dial, KeepAlive and
+// SessionGate with the pool but never dt's keys: it asks the pool's Hops to
+// check host keys and sign.
 //
 // The runner never prints and never exits. Every per-host problem comes back
 // as an *Error that names the stage where it happened (connect, handshake,
