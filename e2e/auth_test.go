@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/dtools/dt/internal/fleet"
+	"github.com/dtools/dt/internal/pty"
 	"github.com/dtools/dt/output"
 )
 
@@ -69,7 +69,7 @@ func sshAdd(t *testing.T, sock, key, pass string) {
 	add.Env = []string{"SSH_AUTH_SOCK=" + sock}
 	if pass != "" {
 		askpass := filepath.Join(t.TempDir(), "askpass")
-		os.WriteFile(askpass, []byte("#!/bin/sh\necho '"+pass+"'\n"), 0o700)
+		writeFile(t, askpass, []byte("#!/bin/sh\necho '"+pass+"'\n"), 0o700)
 		add.Env = append(add.Env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=:0")
 		add.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
@@ -174,7 +174,7 @@ func encryptedKey(t *testing.T, f *fleet.Fleet, pass string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(key, data, 0o600)
+	writeFile(t, key, data, 0o600)
 	if out, err := exec.Command("ssh-keygen", "-q", "-p", "-P", "", "-N", pass, "-f", key).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen -p: %v %s", err, out)
 	}
@@ -323,19 +323,7 @@ func (term *terminal) wait() (string, error) {
 // openPTY opens a pseudo-terminal pair (Linux /dev/ptmx).
 func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var unlock int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		t.Fatal(e)
-	}
-	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
-		t.Fatal(e)
-	}
-	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	ptmx, pts, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,63 +146,6 @@ func TestOutPattern(t *testing.T) {
 	}
 }
 
-// TestUsageErrors: bad input gets a clear error and the documented exit
-// status.
-func TestUsageErrors(t *testing.T) {
-	f := shared(t)
-	badDB := filepath.Join(t.TempDir(), "db")
-	os.WriteFile(badDB, []byte("# hosts\nweb1 linux\nweb2:99999 linux\n"), 0o600)
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"unknown key", []string{"foo:bar", "ssh", "true"}, 2, `valid keys: all, exp, nil, not, out, sys, tag`},
-		{"unknown module", []string{"all:", "shh", "true"}, 2, `unknown module "shh"; valid modules: journal, list, runit, script, ssh, sudo, svc, systemctl`},
-		{"missing module", []string{"all:"}, 2, "missing MODULE"},
-		{"module args", []string{"all:", "ssh"}, 3, "ssh: missing command"},
-		{"bad inventory line", []string{"-D", badDB, "all:", "ssh", "true"}, 2, badDB + ":3:"},
-		{"missing inventory", []string{"-D", badDB + ".nope", "all:", "list"}, 2, "no such file"},
-		{"no match", []string{"tag:nope", "ssh", "true"}, 1, `pattern "tag:nope" matched no hosts`},
-		{"bad flag", []string{"--fanout", "0", "all:", "list"}, 2, "--fanout"},
-		{"bad duration", []string{"--timeout", "soon", "all:", "list"}, 2, "--timeout"},
-		{"bad host key policy", []string{"--host-keys", "maybe", "all:", "list"}, 2, "strict, accept-new, off"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := dt(t, f, nil, "", tt.args...)
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit %d and %q", r.code, r.stderr, tt.code, tt.want)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout %q, want none", r.stdout)
-			}
-		})
-	}
-}
-
-// TestHelp: --help teaches the grammar, --list and help MODULE work.
-func TestHelp(t *testing.T) {
-	f := shared(t)
-	r := dt(t, f, nil, "", "--help")
-	for _, want := range []string{"PATTERN MODULE", "tag:", "exp:", "out:", "EXIT STATUS", "--fanout", "--host-keys"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("--help lacks %q", want)
-		}
-	}
-	r = dt(t, f, nil, "", "--list")
-	for _, want := range []string{"ssh", "script", "list", "sys:"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("--list lacks %q", want)
-		}
-	}
-	r = dt(t, f, nil, "", "help", "script")
-	if r.code != 0 || !strings.Contains(r.stdout, "dt PATTERN script FILE") {
-		t.Errorf("help script: exit %d, %q", r.code, r.stdout)
-	}
-}
-
 // TestListModule prints tags and connects to nothing.
 func TestListModule(t *testing.T) {
 	f := shared(t)
@@ -223,7 +166,7 @@ func TestScriptModule(t *testing.T) {
 	dir := remoteDir(t, f)
 	pwned := filepath.Join(dir, "pwned")
 	script := filepath.Join(dir, "s.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\necho \" on $DT_TEST_HOST\"\n"), 0o644)
+	writeFile(t, script, []byte("#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\necho \" on $DT_TEST_HOST\"\n"), 0o644)
 	hostile := fmt.Sprintf("'; touch %s; '", pwned)
 	r := dt(t, f, nil, "", "sys:h001,h002", "script", script, hostile, "$(touch "+pwned+")", "two words")
 	recs := records(t, r.stdout)
@@ -237,7 +180,7 @@ func TestScriptModule(t *testing.T) {
 		t.Fatal("a hostile argument was executed")
 	}
 	py := filepath.Join(dir, "p.py")
-	os.WriteFile(py, []byte("#!/usr/bin/env python3\nimport sys\nprint(sys.argv[1:])\n"), 0o644)
+	writeFile(t, py, []byte("#!/usr/bin/env python3\nimport sys\nprint(sys.argv[1:])\n"), 0o644)
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		r = dt(t, f, nil, "", "sys:h003", "script", py, "a b")
 		if r.stdout != "okay::dt:script:h003:['a b']\n" {

@@ -51,7 +51,7 @@ func TestFailingHosts(t *testing.T) {
 		}
 		out = append(out, l)
 	}
-	os.WriteFile(filepath.Join(home, ".ssh", "known_hosts"), []byte(strings.Join(out, "\n")), 0o600)
+	writeFile(t, filepath.Join(home, ".ssh", "known_hosts"), []byte(strings.Join(out, "\n")), 0o600)
 	// h004 logs in with a key no host accepts.
 	cfg, _ := os.ReadFile(filepath.Join(home, ".ssh", "config"))
 	// (IdentityFile accumulates over matching blocks, as in OpenSSH: the
@@ -61,7 +61,7 @@ func TestFailingHosts(t *testing.T) {
 		rest := bytes.Replace(cfg[i:], []byte("/.ssh/id_ed25519\n"), []byte("/.ssh/wrong_ed25519\n"), 1)
 		cfg = append(cfg[:i:i], rest...)
 	}
-	os.WriteFile(filepath.Join(home, ".ssh", "config"), cfg, 0o600)
+	writeFile(t, filepath.Join(home, ".ssh", "config"), cfg, 0o600)
 
 	pattern := fmt.Sprintf("all:+sys:%s,%s,%s", refused, blackhole, silent)
 	r := dt(t, f, []string{"HOME=" + home}, "", "-T", "1500ms", pattern, "ssh", "echo up")
@@ -106,7 +106,7 @@ func TestAcceptNew(t *testing.T) {
 	f := fleet.StartTest(t, fleet.Options{N: 40})
 	home := copyHome(t, f)
 	khFile := filepath.Join(home, ".ssh", "known_hosts")
-	os.WriteFile(khFile, nil, 0o600)
+	writeFile(t, khFile, nil, 0o600)
 	env := []string{"HOME=" + home}
 
 	r := dt(t, f, env, "", "all:", "ssh", "true")
@@ -137,7 +137,7 @@ func TestAcceptNew(t *testing.T) {
 	}
 
 	// A changed key is refused even under accept-new.
-	os.WriteFile(khFile, []byte(knownhosts.Line([]string{knownhosts.Normalize(f.Hosts[0].HostPort())}, f.Hosts[1].HostKeyPub)+"\n"), 0o600)
+	writeFile(t, khFile, []byte(knownhosts.Line([]string{knownhosts.Normalize(f.Hosts[0].HostPort())}, f.Hosts[1].HostKeyPub)+"\n"), 0o600)
 	r = dt(t, f, env, "", "--host-keys", "accept-new", "sys:"+f.Hosts[0].Name, "ssh", "true")
 	if r.code != 1 || !strings.Contains(r.stdout, "has CHANGED") {
 		t.Errorf("changed key under accept-new: exit %d %q", r.code, r.stdout)
@@ -160,7 +160,7 @@ func TestHostCertificates(t *testing.T) {
 	caLine := func(ca ssh.PublicKey) []byte {
 		return append([]byte("@cert-authority 127.* "), ssh.MarshalAuthorizedKey(ca)...)
 	}
-	os.WriteFile(knownHosts, caLine(f.HostCA), 0o600)
+	writeFile(t, knownHosts, caLine(f.HostCA), 0o600)
 	r := dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "echo $DT_TEST_HOST")
 	recs := records(t, r.stdout)
 	for _, h := range f.Hosts {
@@ -172,7 +172,7 @@ func TestHostCertificates(t *testing.T) {
 	// Plain keys only (the fleet's own known_hosts): dt asks for the
 	// plain key it can check, not for the certificate.
 	plain, _ := os.ReadFile(f.KnownHosts)
-	os.WriteFile(knownHosts, plain, 0o600)
+	writeFile(t, knownHosts, plain, 0o600)
 	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
 	if r.code != 0 {
 		t.Errorf("plain known_hosts with certified hosts: exit %d", r.code)
@@ -184,13 +184,13 @@ func TestHostCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := knownhosts.Line([]string{f.Host("h001").Addr}, other) + "\n"
-	os.WriteFile(knownHosts, append([]byte(stale), caLine(f.HostCA)...), 0o600)
+	writeFile(t, knownHosts, append([]byte(stale), caLine(f.HostCA)...), 0o600)
 	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
 	if r.code != 0 {
 		t.Errorf("CA plus a stale plain key: exit %d", r.code)
 	}
 
-	os.WriteFile(knownHosts, caLine(other), 0o600)
+	writeFile(t, knownHosts, caLine(other), 0o600)
 	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
 	for _, h := range f.Hosts {
 		rec := records(t, r.stdout)[h.Name]
@@ -202,7 +202,7 @@ func TestHostCertificates(t *testing.T) {
 	// The right CA, revoked: every host is refused, and the line says the
 	// certificate is revoked (not that a CA line is missing).
 	revoked := append([]byte("@revoked * "), ssh.MarshalAuthorizedKey(f.HostCA)...)
-	os.WriteFile(knownHosts, append(caLine(f.HostCA), revoked...), 0o600)
+	writeFile(t, knownHosts, append(caLine(f.HostCA), revoked...), 0o600)
 	r = dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "true")
 	for _, h := range f.Hosts {
 		rec := records(t, r.stdout)[h.Name]

@@ -200,3 +200,11 @@ func remoteDir(t *testing.T, f *fleet.Fleet) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }
+
+// writeFile writes a file a test needs, and fails the test when it cannot.
+func writeFile(t *testing.T, path string, data []byte, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatal(err)
+	}
+}

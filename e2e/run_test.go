@@ -169,7 +169,7 @@ func TestOneHandshakePerHost(t *testing.T) {
 func TestJumpHost(t *testing.T) {
 	f := fleet.StartTest(t, fleet.Options{N: 5})
 	db := filepath.Join(t.TempDir(), "db")
-	os.WriteFile(db, []byte("h002|h001 behind\nh003|h001 behind\nh004|h001 behind\nh005|h001,h004 behind chain\n"), 0o644)
+	writeFile(t, db, []byte("h002|h001 behind\nh003|h001 behind\nh004|h001 behind\nh005|h001,h004 behind chain\n"), 0o644)
 	r := dt(t, f, nil, "", "-D", db, "tag:behind", "ssh", "echo $DT_TEST_HOST")
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
@@ -214,7 +214,7 @@ func TestProxyCommand(t *testing.T) {
 	cfg, _ := os.ReadFile(cfgFile)
 	proxy := "Host h002 h003\n  ProxyCommand sh -c 'echo %n %h %p %r >> " + log + "; exec ssh -F " + cfgFile + " -o BatchMode=yes -W %h:%p h001'\n" +
 		"Host h004\n  ProxyCommand sh -c 'echo proxy says no >&2; exit 7'\n"
-	os.WriteFile(cfgFile, append([]byte(proxy), cfg...), 0o600)
+	writeFile(t, cfgFile, append([]byte(proxy), cfg...), 0o600)
 
 	r := dt(t, f, []string{"HOME=" + home}, "", "all:", "ssh", "echo $DT_TEST_HOST")
 	if r.code != 1 {
@@ -269,11 +269,11 @@ func TestSSHConfigMatch(t *testing.T) {
 	confD := filepath.Join(home, ".ssh", "conf.d")
 	os.MkdirAll(confD, 0o700)
 	once := filepath.Join(t.TempDir(), "once.log")
-	os.WriteFile(filepath.Join(confD, "agent.conf"), []byte(
+	writeFile(t, filepath.Join(confD, "agent.conf"), []byte(
 		"Match exec \"echo ran >> "+once+"; false\"\n  Port 1\n"+
 			"Match host * exec \"test %n = h001\"\n  User nobody-here\n"), 0o600)
 	match := "Include conf.d/*.conf\nMatch localnetwork 10.0.0.0/8\n  Port 1\n"
-	os.WriteFile(cfgFile, append([]byte(match), cfg...), 0o600)
+	writeFile(t, cfgFile, append([]byte(match), cfg...), 0o600)
 
 	r := dt(t, f, []string{"HOME=" + home}, "", "sys:h001,h002", "ssh", "echo $DT_TEST_HOST")
 	recs := records(t, r.stdout)
@@ -360,7 +360,7 @@ func TestKeepAliveDeadPeer(t *testing.T) {
 	cfgFile := filepath.Join(home, ".ssh", "config")
 	cfg, _ := os.ReadFile(cfgFile)
 	cfg = append([]byte("ServerAliveInterval 1\nServerAliveCountMax 2\n"), cfg...)
-	os.WriteFile(cfgFile, cfg, 0o600)
+	writeFile(t, cfgFile, cfg, 0o600)
 
 	cmd := exec.Command(dtBin, "all:", "ssh", "echo started; exec sleep 34567")
 	cmd.Env = append(f.Env(), "HOME="+home)

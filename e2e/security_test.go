@@ -136,10 +136,10 @@ func TestHostKeyWarnings(t *testing.T) {
 	// StrictHostKeyChecking no (accept-new in dt) with an empty
 	// known_hosts: three keys accepted unverified.
 	home := copyHome(t, f)
-	os.WriteFile(filepath.Join(home, ".ssh", "known_hosts"), nil, 0o600)
+	writeFile(t, filepath.Join(home, ".ssh", "known_hosts"), nil, 0o600)
 	cfg := filepath.Join(home, ".ssh", "config")
 	data, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, append([]byte("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile "+filepath.Join(home, ".ssh", "known_hosts")+"\n"), data...), 0o600)
+	writeFile(t, cfg, append([]byte("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile "+filepath.Join(home, ".ssh", "known_hosts")+"\n"), data...), 0o600)
 	r = dt(t, f, []string{"HOME=" + home}, "", pattern, "ssh", "true")
 	if r.code != 0 || strings.Count(r.stderr, "dt: warning: 3 new host key(s) accepted unverified") != 1 {
 		t.Errorf("StrictHostKeyChecking no: exit %d, stderr %q", r.code, r.stderr)

@@ -74,14 +74,19 @@
 //
 // out: reads standard input once per Select, however many out: terms the
 // pattern has (use ReadsStdin to know whether it will). Blank lines and
-// lines starting with '#' are ignored. Other lines are either dt output
-// lines, "STATUS:ENCODING:dt:MODULE:HOST:MESSAGE" with a possibly empty
-// ENCODING and HOST possibly a bracketed IP address, or a single host
-// "[user@]host[:port]". Anything else is an error. Bare out: keeps every
-// line's host; out:fail and out:okay keep only dt output lines of that
-// status (compared case-insensitively), so plain names are kept only by
-// bare out:. Hosts are deduplicated, first line first; hosts absent from
-// the inventory are kept as with sys:.
+// lines starting with '#' are ignored. A line whose third ':'-separated
+// field is "dt" is a dt output line, "STATUS:ENCODING:dt:MODULE:HOST:MESSAGE",
+// and is parsed by output.Parse, the parser of dt's own output: a line it
+// rejects is an error at that line ("stdin:3: parse omni line ...").
+// Any other line is a single host "[user@]host[:port]". Bare out: keeps
+// every line's host; out:STATUS (out:fail, out:okay, out:skip: every
+// status of output.Statuses) keeps only dt output lines of that status,
+// and out:fail,skip those of either status, so plain names are kept only
+// by bare out:. Hosts are
+// deduplicated as they are read, first line first, and more than
+// MaxRangeNames distinct hosts is an error, so a long input costs no
+// more memory than its distinct hosts; hosts absent from the inventory
+// are kept as with sys:.
 //
 // # Order
 //

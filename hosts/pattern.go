@@ -3,7 +3,10 @@ package hosts
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/dtools/dt/output"
 )
 
 // Grammar is the short help text for host patterns, for dt --help and
@@ -15,7 +18,7 @@ const Grammar = `Host patterns (keys: all exp nil not out sys tag):
   tag:-canary                  a leading -T means every host without T
   exp:^db[0-9]+$               inventory hosts whose name matches a Go regexp
   not:P  all:  nil:            inventory hosts not matched by P / every host / none
-  out:  out:fail  out:okay     hosts read from stdin: names, or dt output lines by status
+  out:  out:fail  out:fail,skip  hosts read from stdin: names, or dt output lines by status
   P+KEY:...                    union: tag:web+sys:extra1 (+ splits only before KEY:)
   P:KEY:...                    filter: tag:linux:exp:^db = linux hosts named db...
 Hosts come in inventory order, then the others in the order given.`
@@ -90,10 +93,11 @@ type All struct{}
 // Nil is nil:, no host.
 type Nil struct{}
 
-// Out is out:, out:fail or out:okay: hosts read from standard input, either
-// plain names or dt output lines. Status is "", "fail" or "okay".
+// Out is out:, out:fail, out:fail,skip...: hosts read from standard input,
+// either plain names or dt output lines. Statuses is empty (every line) or
+// the statuses of the dt output lines to keep (a union).
 type Out struct {
-	Status string
+	Statuses []output.Status
 }
 
 // String returns the terms joined with "+".
@@ -146,8 +150,32 @@ func (All) String() string { return "all:" }
 // String returns "nil:".
 func (Nil) String() string { return "nil:" }
 
-// String returns "out:" and the status.
-func (p Out) String() string { return "out:" + p.Status }
+// String returns "out:" and the statuses.
+func (p Out) String() string {
+	names := make([]string, len(p.Statuses))
+	for i, st := range p.Statuses {
+		names[i] = string(st)
+	}
+	return "out:" + strings.Join(names, ",")
+}
+
+// keeps reports whether out: keeps a line of status st ("" for a plain
+// name).
+func (p Out) keeps(st output.Status) bool {
+	return len(p.Statuses) == 0 || slices.Contains(p.Statuses, st)
+}
+
+// outChoices lists out: and out:STATUS for every status output.Parse
+// accepts: "out:, out:fail, out:skip or out:okay, or several joined with
+// commas (out:fail,skip)".
+func outChoices() string {
+	choices := []string{"out:"}
+	for _, st := range output.Statuses {
+		choices = append(choices, "out:"+string(st))
+	}
+	n := len(choices)
+	return strings.Join(choices[:n-1], ", ") + " or " + choices[n-1] + ", or several joined with commas (out:fail,skip)"
+}
 
 func joinPatterns(ps []Pattern, sep string) string {
 	parts := make([]string, len(ps))
@@ -338,10 +366,19 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		}
 		return Nil{}, rest, more, nil
 	case "out":
-		if val != "" && val != "fail" && val != "okay" {
-			return nil, "", false, p.errf("bad out: status %q in %q; want out:, out:fail or out:okay", val, term)
+		var out Out
+		if val != "" {
+			for _, name := range strings.Split(val, ",") {
+				st, ok := output.ParseStatus(name)
+				if !ok {
+					return nil, "", false, p.errf("bad out: status %q in %q; want %s", name, term, outChoices())
+				}
+				if !slices.Contains(out.Statuses, st) {
+					out.Statuses = append(out.Statuses, st)
+				}
+			}
 		}
-		return Out{Status: val}, rest, more, nil
+		return out, rest, more, nil
 	}
 	if val == "" {
 		return nil, "", false, p.errf("%s: needs a value in %q", key, term)

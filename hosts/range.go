@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// MaxRangeNames is the most names a range may expand to, and the most
-// explicit host names one pattern may name in total.
+// MaxRangeNames is the most names a range may expand to, the most
+// explicit host names one pattern may name in total, and the most distinct
+// hosts out: reads from standard input.
 const MaxRangeNames = 100000
 
 // ExpandRange expands pdsh/ClusterShell-style name ranges.

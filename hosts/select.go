@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/bits"
 	"strconv"
-	"strings"
 )
 
 // Env is what Select evaluates a pattern against.
@@ -310,7 +309,7 @@ func (p Out) eval(s *selector, u universe) (bitset, error) {
 	}
 	var r bitset
 	for _, l := range lines {
-		if p.Status != "" && (!l.omni || !strings.EqualFold(l.status, p.Status)) {
+		if !p.keeps(l.status) {
 			continue
 		}
 		if i := s.named(l.hop, "stdin:"+strconv.Itoa(l.line), u); i >= 0 {
@@ -332,101 +331,6 @@ func (s *selector) stdin() ([]stdinHost, error) {
 	}
 	return s.stdinHosts, s.stdinErr
 }
-
-// stdinHost is one host line read for out:.
-type stdinHost struct {
-	hop    Hop
-	status string // the dt output line's status; "" for a plain name
-	omni   bool   // a dt output line, not a plain name
-	line   int
-}
-
-// readStdinHosts reads host lines for out:. Each non-blank line not
-// starting with '#' is either a dt output line (see parseOMNI) or a single
-// host written as in the inventory ([user@]host[:port]); anything else is
-// a *ParseError.
-func readStdinHosts(r io.Reader) ([]stdinHost, error) {
-	var out []stdinHost
-	lr := newLineReader(r, maxForeignLine)
-	for {
-		b, _, err := lr.next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("stdin: %w", err)
-		}
-		line := strings.TrimSpace(string(b))
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if status, host, ok := parseOMNI(line); ok {
-			h, msg := parseHop(host)
-			if msg != "" {
-				return nil, &ParseError{File: "stdin", Line: lr.line,
-					Msg: fmt.Sprintf("%s in dt output line %q", msg, clip(line))}
-			}
-			out = append(out, stdinHost{hop: h, status: status, omni: true, line: lr.line})
-			continue
-		}
-		h, msg := parseHop(line)
-		if msg != "" {
-			return nil, &ParseError{File: "stdin", Line: lr.line,
-				Msg: fmt.Sprintf("%s in %q (want a host name or a dt output line)", msg, clip(line))}
-		}
-		out = append(out, stdinHost{hop: h, line: lr.line})
-	}
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
-}
-
-// parseOMNI extracts the status and host of a dt output line
-// "STATUS:ENCODING:dt:MODULE:HOST:MESSAGE", where ENCODING may be empty
-// and HOST may be an IP address in brackets. STATUS, ENCODING and MODULE
-// contain no whitespace, STATUS and MODULE are not empty, and HOST is
-// followed by ':' or the end of the line.
-func parseOMNI(line string) (status, host string, ok bool) {
-	status, rest, ok := strings.Cut(line, ":")
-	if !ok || status == "" || hasSpace(status) {
-		return "", "", false
-	}
-	enc, rest, ok := strings.Cut(rest, ":")
-	if !ok || hasSpace(enc) {
-		return "", "", false
-	}
-	rest, ok = strings.CutPrefix(rest, "dt:")
-	if !ok {
-		return "", "", false
-	}
-	module, rest, ok := strings.Cut(rest, ":")
-	if !ok || module == "" || hasSpace(module) {
-		return "", "", false
-	}
-	end := len(rest)
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == '[' {
-			j := strings.IndexByte(rest[i:], ']')
-			if j < 0 {
-				return "", "", false
-			}
-			i += j
-			continue
-		}
-		if rest[i] == ':' {
-			end = i
-			break
-		}
-	}
-	return status, rest[:end], true
-}
-
-func hasSpace(s string) bool { return strings.ContainsAny(s, " \t") }
 
 // bitset is a set of host indices.
 type bitset []uint64

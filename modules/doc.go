@@ -10,4 +10,12 @@
 // Execute fans a Job out over hosts with a bound, applies the per-host
 // deadline, and turns every failure into a record: it never stops because
 // one host failed.
+//
+// Beside the module files, a few files hold what several modules share:
+// svstatus.go parses "sv status" (runit, svc), unitstate.go models a
+// systemd unit's "systemctl show" state (systemctl, svc), unitjournal.go
+// reads the journal lines a failed unit's record carries (systemctl, svc),
+// journalpid.go finds a unit's processes' lines by PID (systemctl,
+// journal), and runtimedir.go sets XDG_RUNTIME_DIR for --user sessions
+// (systemctl, journal).
 package modules

@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,9 @@ type Run struct {
 	Out      output.Writer
 	// Privilege elevates every remote command (--sudo, -K).
 	Privilege Privilege
+	// Rollout says how the hosts are taken: batches, failure budget,
+	// health gate. The zero value runs every host in one batch.
+	Rollout Rollout
 }
 
 // UnboundedJob is implemented by jobs that hold a host until the run ends
@@ -46,11 +50,14 @@ type Sorter interface {
 	Less(a, b output.Record) bool
 }
 
-// Execute runs r.Job on every host, at most r.Fanout at a time, and writes
-// every record to r.Out as it is produced. Every host gets at least one
-// record, even when the run is interrupted before it starts. Execute
-// returns the number of fail records written.
-func Execute(ctx context.Context, r Run) (failed int) {
+// Execute runs r.Job on every host, at most r.Fanout at a time, in the
+// batches of r.Rollout, and writes every record to r.Out as it is
+// produced. Every selected host gets at least one record: okay or fail
+// when it ran, fail when the run was interrupted before it started in its
+// batch, skip when its batch never started (the failure budget was spent,
+// or the run was interrupted). Execute returns the number of records that
+// were not okay.
+func Execute(ctx context.Context, r Run) (notOkay int) {
 	out := r.Out
 	var sorted *sortingWriter
 	if s, ok := r.Job.(Sorter); ok {
@@ -67,46 +74,114 @@ func Execute(ctx context.Context, r Run) (failed int) {
 	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
 		fanout = len(r.Hosts)
 	}
-	runner.Each(ctx, len(r.Hosts), fanout, func(ctx context.Context, i int) {
-		h := &Host{Entry: r.Hosts[i], Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
-		emit := counter.emit
-		if err := context.Cause(ctx); err != nil {
-			emit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
-			return
-		}
-		if !local {
-			t, err := r.Resolver.Resolve(h.Entry)
-			if err != nil {
-				emit(h.Fail(&runner.Error{Stage: output.StageResolve, Err: err}))
-				return
+	n := len(r.Hosts)
+	batches := r.Rollout.batches(n)
+	budget := r.Rollout.budget(n)
+	var failedHosts atomic.Int64
+	for k, b := range batches {
+		if k > 0 && r.Rollout.BatchWait > 0 {
+			select {
+			case <-time.After(r.Rollout.BatchWait):
+			case <-ctx.Done():
 			}
-			h.target = t
-			defer h.release()
 		}
-		if r.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
-			defer cancel()
+		if context.Cause(ctx) != nil && k > 0 {
+			r.skip(counter.emit, batches[k:], fmt.Sprintf("not started: interrupted (stopped before batch %d of %d)", k+1, len(batches)))
+			break
 		}
-		r.Job.Run(ctx, h, emit)
-	})
-	return counter.failed()
+		batch := r.Hosts[b[0]:b[1]]
+		began := time.Now()
+		runner.Each(ctx, len(batch), fanout, func(ctx context.Context, i int) {
+			if d := time.Duration(i) * r.Rollout.Stagger; d > 0 {
+				select {
+				case <-time.After(time.Until(began.Add(d))):
+				case <-ctx.Done():
+				}
+			}
+			if r.host(ctx, batch[i], local, counter.emit) {
+				failedHosts.Add(1)
+			}
+		})
+		if k == len(batches)-1 {
+			break
+		}
+		if failed := int(failedHosts.Load()); budget >= 0 && failed > budget {
+			r.skip(counter.emit, batches[k+1:], fmt.Sprintf("not started: %s failed, more than --max-fail %s (stopped after batch %d of %d)",
+				hostCount(failed), r.Rollout.budgetText(n), k+1, len(batches)))
+			break
+		}
+	}
+	return counter.notOkay()
+}
+
+// host runs the job on one host and reports whether the host failed.
+func (r Run) host(ctx context.Context, e hosts.Host, local bool, emit func(output.Record)) (failed bool) {
+	h := &Host{Entry: e, Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege}
+	hostEmit := func(rec output.Record) {
+		if rec.Status != output.Okay {
+			failed = true
+		}
+		emit(rec)
+	}
+	if err := context.Cause(ctx); err != nil {
+		hostEmit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
+		return failed
+	}
+	if !local {
+		t, err := r.Resolver.Resolve(h.Entry)
+		if err != nil {
+			hostEmit(h.Fail(&runner.Error{Stage: output.StageResolve, Err: err}))
+			return failed
+		}
+		h.target = t
+		defer h.release()
+	}
+	jobCtx := ctx
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		jobCtx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
+		defer cancel()
+	}
+	if r.Rollout.Gate.Cmd == "" || local {
+		r.Job.Run(jobCtx, h, hostEmit)
+		return failed
+	}
+	// Hold the records until the gate has spoken (it runs outside the
+	// module's --timeout, within its own --gate-timeout).
+	var held gated
+	r.Job.Run(jobCtx, h, held.emit)
+	var gateErr error
+	if !held.failed && len(held.recs) > 0 {
+		gateErr = r.Rollout.Gate.wait(ctx, h)
+	}
+	held.release(hostEmit, gateErr)
+	return failed
+}
+
+// skip writes a skip record for every host of batches.
+func (r Run) skip(emit func(output.Record), batches [][2]int, why string) {
+	for _, b := range batches {
+		for _, e := range r.Hosts[b[0]:b[1]] {
+			h := &Host{Entry: e, Module: r.Module, Started: time.Now()}
+			emit(h.Record(output.Skip, "", []byte(why), -1))
+		}
+	}
 }
 
 type countingWriter struct {
-	w    output.Writer
-	fail atomic.Int64
+	w   output.Writer
+	bad atomic.Int64
 }
 
 func (c *countingWriter) emit(rec output.Record) {
 	if rec.Status != output.Okay {
-		c.fail.Add(1)
+		c.bad.Add(1)
 	}
 	// A write error (stdout closed by "| head") must not stop the run.
 	_ = c.w.Write(rec)
 }
 
-func (c *countingWriter) failed() int { return int(c.fail.Load()) }
+func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
 
 // sortingWriter holds records until the run ends, then writes them in the
 // job's order (stable: equal records keep their arrival order).

@@ -57,7 +57,7 @@ var svcVerbs = map[string]bool{"status": true, "start": true, "stop": true, "res
 func (m Svc) Prepare(args []string, _ Options) (Job, error) {
 	fs := flag.NewFlagSet(m.Name(), flag.ContinueOnError)
 	var j svcJob
-	fs.DurationVar(&j.settle, "settle", 2*time.Second, "")
+	fs.DurationVar(&j.settle, "settle", defaultSettle, "")
 	rest, err := parseArgs(m.Name(), fs, args)
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (j svcJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 // systemd does the verb through the systemctl module's code, rendering the
 // normalized line.
 func (j svcJob) systemd(ctx context.Context, h *Host, name string, emit func(output.Record)) {
-	sj := systemctlJob{verb: j.verb, units: []string{name}, settle: j.settle, lines: 10, render: normalizeUnit}
+	sj := systemctlJob{verb: j.verb, units: []string{name}, settle: j.settle, lines: defaultFailureLines, render: normalizeUnit}
 	if j.verb == "status" {
 		sj.kind = verbQuery
 	} else {

@@ -1,12 +1,10 @@
 package modules
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -96,8 +94,8 @@ func (m Systemctl) Prepare(args []string, opts Options) (Job, error) {
 	j := systemctlJob{}
 	fs.BoolVar(&j.user, "user", false, "")
 	fs.BoolVar(&j.now, "now", false, "")
-	fs.DurationVar(&j.settle, "settle", 2*time.Second, "")
-	fs.IntVar(&j.lines, "lines", 10, "")
+	fs.DurationVar(&j.settle, "settle", defaultSettle, "")
+	fs.IntVar(&j.lines, "lines", defaultFailureLines, "")
 	rest, err := parseArgs(m.Name(), fs, args)
 	if err != nil {
 		return nil, err
@@ -133,6 +131,14 @@ func (m Systemctl) Prepare(args []string, opts Options) (Job, error) {
 	return j, nil
 }
 
+// defaultSettle is how long an action must hold before it counts (--settle),
+// for systemctl and svc alike.
+const defaultSettle = 2 * time.Second
+
+// defaultFailureLines is how many journal lines a failed unit's record
+// carries (--lines).
+const defaultFailureLines = 10
+
 type systemctlJob struct {
 	verb   string
 	kind   verbKind
@@ -160,15 +166,11 @@ const exitNoManager = 97
 // noManagerMark starts the preamble's message; the login name follows.
 const noManagerMark = "dt: no systemd user manager for "
 
-// setRuntimeDir gives a session without XDG_RUNTIME_DIR the user's
-// runtime directory, where systemd --user and its journal live.
-const setRuntimeDir = `XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"`
-
 // userPreamble comes before every remote command of a --user job: it supplies
 // XDG_RUNTIME_DIR when the session lacks it and checks that the user's
 // manager is listening.
-const userPreamble = setRuntimeDir + `; export XDG_RUNTIME_DIR; ` +
-	`[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "` + noManagerMark + `$(id -un)"; exit 97; }; `
+var userPreamble = setRuntimeDir + `; export XDG_RUNTIME_DIR; ` +
+	`[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "` + noManagerMark + `$(id -un)"; exit ` + strconv.Itoa(exitNoManager) + `; }; `
 
 // systemctlCmd builds "systemctl [--user] --no-ask-password ARGS -- UNITS",
 // after the --user preamble.
@@ -196,11 +198,6 @@ func (j systemctlJob) wrap(cmd string) string {
 	}
 	return cmd
 }
-
-// showProps are the properties the summary is made of.
-var showProps = []string{"Id", "LoadState", "ActiveState", "SubState", "MainPID",
-	"ActiveEnterTimestamp", "InactiveEnterTimestamp", "NRestarts", "UnitFileState", "Result",
-	"ActiveEnterTimestampMonotonic"}
 
 func (j systemctlJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	switch j.kind {
@@ -262,19 +259,13 @@ func (j systemctlJob) remoteFailure(h *Host, res runner.Result, err error) (outp
 	return output.Record{}, false
 }
 
-// unitState is one unit's "systemctl show" properties.
-type unitState map[string]string
-
-// clockCmd prints the remote clock (Unix seconds) and uptime (seconds
-// since boot) before "systemctl show": the first for journalctl --since,
-// the second to turn ActiveEnterTimestampMonotonic into an uptime free of
-// time zones and clock skew.
-const clockCmd = "date +%s && cut -d' ' -f1 /proc/uptime && "
-
 // show reads the properties of units, and the remote clock, in one remote
-// command.
+// command. systemctl's stderr joins its stdout on the host (2>&1): a
+// warning such as `Invalid unit name "$(x)" escaped as ...` then comes
+// after the clock lines, where parseShow passes over it, instead of
+// racing them over SSH's separate stderr stream and arriving first.
 func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]unitState, output.Record, bool) {
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...))})
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...) + " 2>&1")})
 	if r, failed := j.remoteFailure(h, res, err); failed {
 		return nil, r, false
 	}
@@ -287,153 +278,6 @@ func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]uni
 		return nil, r, false
 	}
 	return states, output.Record{}, true
-}
-
-// Keys parseClockShow adds to every unitState.
-const (
-	keyEpoch  = "dt.Epoch"  // remote Unix time, seconds
-	keyUptime = "dt.Uptime" // remote seconds since boot
-)
-
-// parseClockShow parses clockCmd's two lines and the "systemctl show"
-// blocks after them.
-func parseClockShow(out []byte) ([]unitState, error) {
-	epoch, rest, _ := bytes.Cut(out, []byte("\n"))
-	uptime, rest, _ := bytes.Cut(rest, []byte("\n"))
-	if _, err := strconv.ParseInt(string(epoch), 10, 64); err != nil {
-		return nil, fmt.Errorf("remote clock: %q", epoch)
-	}
-	if _, err := strconv.ParseFloat(string(uptime), 64); err != nil {
-		return nil, fmt.Errorf("remote uptime: %q", uptime)
-	}
-	states := parseShow(rest)
-	for _, st := range states {
-		st[keyEpoch], st[keyUptime] = string(epoch), string(uptime)
-	}
-	return states, nil
-}
-
-// uptime is how long the unit has been active, from the remote clocks;
-// ok is false when it is not active.
-func (s unitState) uptime() (time.Duration, bool) {
-	enter, err1 := strconv.ParseInt(s["ActiveEnterTimestampMonotonic"], 10, 64)
-	now, err2 := strconv.ParseFloat(s[keyUptime], 64)
-	if err1 != nil || err2 != nil || enter == 0 || !s.active() {
-		return 0, false
-	}
-	d := time.Duration(now*float64(time.Second)) - time.Duration(enter)*time.Microsecond
-	return max(d, 0).Truncate(time.Second), true
-}
-
-// parseShow splits "systemctl show" output into one map per unit (blocks
-// separated by blank lines, in the order the units were given).
-func parseShow(out []byte) []unitState {
-	var states []unitState
-	var cur unitState
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			if cur != nil {
-				states = append(states, cur)
-				cur = nil
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		if cur == nil {
-			cur = unitState{}
-		}
-		cur[k] = v
-	}
-	if cur != nil {
-		states = append(states, cur)
-	}
-	return states
-}
-
-// exists says whether systemd knows the unit.
-func (s unitState) exists() bool {
-	return s["LoadState"] != "" && s["LoadState"] != "not-found"
-}
-
-func (s unitState) active() bool { return s["ActiveState"] == "active" }
-
-func (s unitState) stopped() bool {
-	return s["ActiveState"] == "inactive" || s["ActiveState"] == "failed"
-}
-
-// enabled mirrors "systemctl is-enabled": these states exit 0.
-func (s unitState) enabled() bool {
-	switch s["UnitFileState"] {
-	case "enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "transient":
-		return true
-	}
-	return false
-}
-
-func (s unitState) restarts() int {
-	n, _ := strconv.Atoi(s["NRestarts"])
-	return n
-}
-
-// name is the unit's full name, or what the user typed when systemd gave
-// none.
-func (s unitState) name(typed string) string {
-	if s["Id"] != "" {
-		return s["Id"]
-	}
-	return typed
-}
-
-// Summary renders the one-line state, e.g.
-// "nginx.service active (running) since 2026-11-23 17:00:01 UTC; pid 1234; restarts 0; enabled".
-func (s unitState) summary(typed string) string {
-	name := s.name(typed)
-	if !s.exists() {
-		return name + " not found"
-	}
-	var b strings.Builder
-	b.WriteString(name + " " + s["ActiveState"])
-	if sub := s["SubState"]; sub != "" {
-		b.WriteString(" (" + sub + ")")
-	}
-	since := s["InactiveEnterTimestamp"]
-	if s.active() || s["ActiveState"] == "reloading" {
-		since = s["ActiveEnterTimestamp"]
-	}
-	if t := trimWeekday(since); t != "" {
-		b.WriteString(" since " + t)
-	}
-	if pid := s["MainPID"]; pid != "" && pid != "0" {
-		b.WriteString("; pid " + pid)
-	}
-	if r := s["Result"]; r != "" && r != "success" {
-		b.WriteString("; result " + r)
-	}
-	if r := s["NRestarts"]; r != "" {
-		b.WriteString("; restarts " + r)
-	}
-	if f := s["UnitFileState"]; f != "" {
-		b.WriteString("; " + f)
-	}
-	return b.String()
-}
-
-// trimWeekday turns "Mon 2026-11-23 17:00:01 UTC" into
-// "2026-11-23 17:00:01 UTC"; "n/a" and "" become "".
-func trimWeekday(ts string) string {
-	if ts == "" || ts == "n/a" {
-		return ""
-	}
-	if day, rest, ok := strings.Cut(ts, " "); ok && len(day) == 3 {
-		return rest
-	}
-	return ts
 }
 
 // queryRecord judges a query verb.
@@ -569,48 +413,6 @@ func (j systemctlJob) act(ctx context.Context, h *Host, unit string, emit func(o
 	return nil
 }
 
-// journalWaits are the pauses before each read of a failed unit's journal
-// when no settle window has passed yet. The unit's own output reaches
-// journald through a stream that a busy journald may read well after
-// systemd's messages about the failure, so while the lines read so far come
-// from systemd alone, dt waits and reads again.
-var journalWaits = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
-
-// failureJournal reads the unit's journal for a failure record, waiting for
-// the unit's own lines as journalWaits says (after a settle window it reads
-// once, at once).
-func (j systemctlJob) failureJournal(ctx context.Context, h *Host, unit string, since int64, wait bool) []byte {
-	waits := journalWaits
-	if !wait {
-		waits = []time.Duration{0}
-	}
-	var lines []byte
-	for _, d := range waits {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return lines
-		}
-		lines = j.journal(ctx, h, unit, since)
-		if hasUnitOutput(lines) {
-			break
-		}
-	}
-	return lines
-}
-
-// hasUnitOutput says whether short-iso journal lines include one that is
-// not systemd's own ("HOST systemd[PID]: ...").
-func hasUnitOutput(lines []byte) bool {
-	for _, l := range strings.Split(string(lines), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 3 && !strings.HasPrefix(f[2], "systemd[") {
-			return true
-		}
-	}
-	return false
-}
-
 // expect says what state the verb should leave the unit in.
 func (j systemctlJob) expect(before unitState) (active, stopped bool) {
 	switch j.verb {
@@ -626,87 +428,6 @@ func (j systemctlJob) expect(before unitState) (active, stopped bool) {
 		return false, j.now
 	}
 	return false, false
-}
-
-// journal returns the unit's last journal lines since the remote clock read
-// before the action, or nil when there are none or they cannot be read.
-//
-// "journalctl -u UNIT" alone misses the output of processes that exit
-// within milliseconds (a daemon rejecting its config): journald cannot tell
-// their unit any more and stores the lines without it. So the same remote
-// command also asks for the lines of the unit's exec processes by PID (from
-// "systemctl show": ExecStartPre=... pid=N ...), and the two are merged.
-func (j systemctlJob) journal(ctx context.Context, h *Host, unit string, since int64) []byte {
-	jc := []string{"journalctl"}
-	sc := []string{"systemctl"}
-	if j.user {
-		jc = append(jc, "--user")
-		sc = append(sc, "--user")
-	}
-	jc = append(jc, "--no-pager", "-q", "-o", "short-iso-precise", "-n", strconv.Itoa(j.lines),
-		"--since", "@"+strconv.FormatInt(since, 10))
-	q := Quote(unit)
-	script := unitPIDs(sc, unit) + QuoteAll(jc) + " -u " + q + "; " +
-		`if [ -n "$pids" ]; then ` + QuoteAll(jc) + " " + pidMatches + "; fi"
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(script)})
-	if err != nil || res.ExitCode != 0 {
-		return nil
-	}
-	return lastLines(mergeLines(res.Output), j.lines)
-}
-
-// execProps are the "systemctl show" properties naming the unit's
-// processes.
-var execProps = []string{"ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost", "ExecMainPID"}
-
-// unitPIDs is a shell command that sets $pids to the PIDs of the units'
-// latest exec processes (ExecStartPre=... pid=N ..., ExecMainPID=N), with
-// sc the "systemctl [--user]" words. journald loses the unit of a process
-// that exits within milliseconds (a daemon rejecting its config), so its
-// lines can only be found by _PID; pidMatches turns $pids into the
-// journalctl matches.
-func unitPIDs(sc []string, units ...string) string {
-	props := []string{"show"}
-	for _, p := range execProps {
-		props = append(props, "-p", p)
-	}
-	return "pids=$(" + QuoteAll(sc) + " " + QuoteAll(props) + " -- " + QuoteAll(units) +
-		` 2>/dev/null | grep -o 'pid=[0-9]*\|MainPID=[0-9]*' | grep -o '[0-9]*$' | grep -vx 0 | sort -u); `
-}
-
-// pidMatches expands unitPIDs' $pids into journalctl's _PID=N matches.
-const pidMatches = `$(for p in $pids; do echo "_PID=$p"; done)`
-
-// mergeLines sorts journal lines by their leading timestamp (short-iso-
-// precise: fixed width, so text order is time order within one host) and
-// drops duplicates, keeping each line once.
-func mergeLines(out []byte) []string {
-	seen := map[string]bool{}
-	var lines []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if l == "" || seen[l] {
-			continue
-		}
-		seen[l] = true
-		lines = append(lines, l)
-	}
-	sort.SliceStable(lines, func(a, b int) bool {
-		ta, _, _ := strings.Cut(lines[a], " ")
-		tb, _, _ := strings.Cut(lines[b], " ")
-		return ta < tb
-	})
-	return lines
-}
-
-// lastLines joins the last n lines.
-func lastLines(lines []string, n int) []byte {
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	if len(lines) == 0 {
-		return nil
-	}
-	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // withUnit prefixes a record's message with the unit name, so every record

@@ -51,8 +51,8 @@ func TestSystemctlPrepare(t *testing.T) {
 	}
 }
 
-// TestSystemctlCmdQuoting: units come after "--", quoted, so they can be
-// neither options nor shell syntax.
+// TestUserWithSudoRefused: --user under --sudo would act as root's user
+// manager, so it is a usage error.
 func TestUserWithSudoRefused(t *testing.T) {
 	var ue *UsageError
 	if _, err := (Systemctl{}).Prepare([]string{"--user", "restart", "app"}, Options{Sudo: true}); !errors.As(err, &ue) {
@@ -63,6 +63,8 @@ func TestUserWithSudoRefused(t *testing.T) {
 	}
 }
 
+// TestSystemctlCmdQuoting: units come after "--", quoted, so they can be
+// neither options nor shell syntax.
 func TestSystemctlCmdQuoting(t *testing.T) {
 	j := systemctlJob{}
 	got := j.systemctlCmd([]string{"restart"}, "--now", "x; rm -rf /", "a'b")
@@ -74,59 +76,6 @@ func TestSystemctlCmdQuoting(t *testing.T) {
 	got = j.systemctlCmd([]string{"status"}, "app")
 	if !strings.HasPrefix(got, userPreamble) || !strings.HasSuffix(got, "systemctl --user --no-ask-password status -- app") {
 		t.Errorf("--user command: %s", got)
-	}
-}
-
-// showOutput is "systemctl show -p ... -- nginx nosuch demo-fail" as
-// systemd 252 prints it: one block per unit, blank line between.
-const showOutput = `Id=nginx.service
-MainPID=1234
-NRestarts=0
-Result=success
-LoadState=loaded
-ActiveState=active
-SubState=running
-UnitFileState=enabled
-ActiveEnterTimestamp=Mon 2026-11-23 17:00:01 UTC
-InactiveEnterTimestamp=n/a
-
-Id=nosuch.service
-MainPID=0
-NRestarts=0
-Result=success
-LoadState=not-found
-ActiveState=inactive
-SubState=dead
-UnitFileState=
-ActiveEnterTimestamp=n/a
-InactiveEnterTimestamp=n/a
-
-Id=demo-fail.service
-MainPID=0
-NRestarts=0
-Result=exit-code
-LoadState=loaded
-ActiveState=failed
-SubState=failed
-UnitFileState=disabled
-ActiveEnterTimestamp=n/a
-InactiveEnterTimestamp=Mon 2026-11-23 17:00:02 UTC
-`
-
-func TestParseShowSummary(t *testing.T) {
-	states := parseShow([]byte(showOutput))
-	if len(states) != 3 {
-		t.Fatalf("%d blocks, want 3", len(states))
-	}
-	want := []string{
-		"nginx.service active (running) since 2026-11-23 17:00:01 UTC; pid 1234; restarts 0; enabled",
-		"nosuch.service not found",
-		"demo-fail.service failed (failed) since 2026-11-23 17:00:02 UTC; result exit-code; restarts 0; disabled",
-	}
-	for i, st := range states {
-		if got := st.summary("typed"); got != want[i] {
-			t.Errorf("summary %d:\n got %s\nwant %s", i, got, want[i])
-		}
 	}
 }
 
@@ -181,51 +130,5 @@ func TestSystemctlExpect(t *testing.T) {
 		if a != tt.active || s != tt.stopd {
 			t.Errorf("%s now=%v from %s: active=%v stopped=%v", tt.verb, tt.now, tt.before["ActiveState"], a, s)
 		}
-	}
-}
-
-func TestParseClockShow(t *testing.T) {
-	out := "1763917300\n5000.25\nId=a.service\nActiveState=active\nActiveEnterTimestampMonotonic=4000000000\n\nId=b.service\nActiveState=inactive\nActiveEnterTimestampMonotonic=0\n"
-	states, err := parseClockShow([]byte(out))
-	if err != nil || len(states) != 2 {
-		t.Fatalf("%v %d", err, len(states))
-	}
-	if d, ok := states[0].uptime(); !ok || d != 1000*time.Second {
-		t.Errorf("uptime %v %v, want 1000s", d, ok)
-	}
-	if _, ok := states[1].uptime(); ok {
-		t.Errorf("inactive unit has an uptime")
-	}
-	if states[1][keyEpoch] != "1763917300" {
-		t.Errorf("epoch %q", states[1][keyEpoch])
-	}
-	if _, err := parseClockShow([]byte("sh: date: not found\n")); err == nil {
-		t.Errorf("garbage accepted")
-	}
-}
-
-func TestHasUnitOutput(t *testing.T) {
-	systemdOnly := "2026-11-29T12:54:01+0000 web1 systemd[1]: Starting app.service...\n2026-11-29T12:54:01+0000 web1 systemd[1]: Failed to start app.service.\n"
-	withUnit := systemdOnly + "2026-11-29T12:54:01+0000 web1 sh[131]: app: config invalid\n"
-	if hasUnitOutput([]byte(systemdOnly)) || !hasUnitOutput([]byte(withUnit)) || hasUnitOutput(nil) {
-		t.Error("hasUnitOutput misjudges")
-	}
-}
-
-func TestMergeJournalLines(t *testing.T) {
-	// "-u UNIT" lines, then the same unit's lines found by _PID: one
-	// appears in both.
-	out := "2026-11-29T13:43:31.000200+0000 web1 systemd[1]: Starting app.service...\n" +
-		"2026-11-29T13:43:31.000900+0000 web1 systemd[1]: app.service: Failed with result 'exit-code'.\n" +
-		"2026-11-29T13:43:31.000500+0000 web1 app[67]: config invalid\n" +
-		"2026-11-29T13:43:31.000900+0000 web1 systemd[1]: app.service: Failed with result 'exit-code'.\n"
-	got := string(lastLines(mergeLines([]byte(out)), 2))
-	want := "2026-11-29T13:43:31.000500+0000 web1 app[67]: config invalid\n" +
-		"2026-11-29T13:43:31.000900+0000 web1 systemd[1]: app.service: Failed with result 'exit-code'.\n"
-	if got != want {
-		t.Errorf("got\n%swant\n%s", got, want)
-	}
-	if lastLines(nil, 3) != nil {
-		t.Error("no lines should give nil")
 	}
 }

@@ -26,7 +26,8 @@
 //	fail::dt:ssh:127.0.0.3:connect: dial tcp 127.0.0.3:22: connection refused
 //	okay::dt:ssh:[::1]:line one\nline two
 //
-// STATUS is "okay" or "fail". ENCODING is always empty; it is reserved for
+// STATUS is "okay", "fail" or "skip" (a selected host that was never
+// started, in a rolling run that stopped; its MESSAGE says why). ENCODING is always empty; it is reserved for
 // later use and Parse rejects any other value. "dt" is a literal tag.
 //
 // MESSAGE is the record's Message with one trailing newline dropped and, for

@@ -57,7 +57,7 @@ func escapeC1(line []byte) []byte {
 //
 //   - host: Record.Host as given (no brackets are added).
 //   - module: Record.Module.
-//   - status: "okay" or "fail".
+//   - status: "okay", "fail" or "skip".
 //   - stage: Record.Stage; "" when the record succeeded.
 //   - exit_code: Record.ExitCode; -1 when no command finished.
 //   - output: Record.Message as a string, raw: no "exit N: " or stage

@@ -261,6 +261,7 @@ const (
 	colorReset  = "\x1b[0m"
 	colorOkay   = "\x1b[32m" // green
 	colorFail   = "\x1b[31m" // red
+	colorSkip   = "\x1b[35m" // magenta
 	colorModule = "\x1b[36m" // cyan
 	colorHost   = "\x1b[33m" // yellow
 )
@@ -293,9 +294,12 @@ func appendHost(dst []byte, h string) []byte {
 // host when color is true.
 func appendLine(dst []byte, r Record, color bool) []byte {
 	if color {
-		if r.Status == Okay {
+		switch r.Status {
+		case Okay:
 			dst = append(dst, colorOkay...)
-		} else {
+		case Skip:
+			dst = append(dst, colorSkip...)
+		default:
 			dst = append(dst, colorFail...)
 		}
 	}
@@ -397,8 +401,8 @@ func Parse(line string) (Record, error) {
 	if !ok {
 		return Record{}, parseError(orig, "missing ':' after status")
 	}
-	if status != string(Okay) && status != string(Fail) {
-		return Record{}, parseError(orig, "bad status %q (want %q or %q)", status, Okay, Fail)
+	if _, ok := ParseStatus(status); !ok {
+		return Record{}, parseError(orig, "bad status %q (want %q, %q or %q)", status, Okay, Fail, Skip)
 	}
 	enc, rest, ok := strings.Cut(rest, ":")
 	if !ok {

@@ -193,6 +193,7 @@ func TestParse(t *testing.T) {
 		{"okay::dt:::", Okay, "", "", ""},
 		{`okay::dt:a\x3ab:h\nx:m\\n\n\x1b`, Okay, "a:b", "h\nx", "m\\n\n\x1b"},
 		{"okay::dt:ssh:web1:tab\there é \xff", Okay, "ssh", "web1", "tab\there é \xff"},
+		{"skip::dt:systemctl:web9:not started: 7 hosts failed, more than --max-fail 6 (stopped after batch 3 of 10)", Skip, "systemctl", "web9", "not started: 7 hosts failed, more than --max-fail 6 (stopped after batch 3 of 10)"},
 	}
 	for _, tt := range tests {
 		r, err := Parse(tt.line)
@@ -225,8 +226,8 @@ func TestParseErrors(t *testing.T) {
 		{"okay::dt", `parse omni line "okay::dt": missing "dt" tag`},
 		{"okay::dt:ssh", `parse omni line "okay::dt:ssh": missing host field`},
 		{"okay::dt:ssh:web1", `parse omni line "okay::dt:ssh:web1": missing message field`},
-		{"OKAY::dt:ssh:h:m", `parse omni line "OKAY::dt:ssh:h:m": bad status "OKAY" (want "okay" or "fail")`},
-		{"warn::dt:ssh:h:m", `parse omni line "warn::dt:ssh:h:m": bad status "warn" (want "okay" or "fail")`},
+		{"OKAY::dt:ssh:h:m", `parse omni line "OKAY::dt:ssh:h:m": bad status "OKAY" (want "okay", "fail" or "skip")`},
+		{"warn::dt:ssh:h:m", `parse omni line "warn::dt:ssh:h:m": bad status "warn" (want "okay", "fail" or "skip")`},
 		{"okay:b64:dt:ssh:h:bQ==", `parse omni line "okay:b64:dt:ssh:h:bQ==": unknown encoding "b64" (only the empty encoding is supported)`},
 		{`okay::dt:ssh:h:bad \q`, `parse omni line "okay::dt:ssh:h:bad \\q": message: unknown escape "\\q" at offset 4`},
 		{`okay::dt:ssh:h:trailing \`, `parse omni line "okay::dt:ssh:h:trailing \\": message: trailing backslash at offset 9`},
@@ -336,7 +337,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.Status != Okay && r.Status != Fail {
+		if _, ok := ParseStatus(string(r.Status)); !ok {
 			t.Fatalf("Parse(%q) status %q", line, r.Status)
 		}
 		// Re-formatting gives a line that parses to the same record, except

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"golang.org/x/term"
 )
 
 // maxKeptBuf is the largest line buffer a writer keeps between records; a
@@ -54,11 +56,9 @@ func writeAll(w io.Writer, b []byte) error {
 
 // ColorWanted reports whether output to f should be coloured: only when
 // noColor (the --no-color flag) is false, the NO_COLOR environment variable
-// is unset or empty, TERM is not "dumb", and f is a terminal. getenv looks
-// up environment variables; nil means os.Getenv.
-//
-// The terminal check uses only the standard library: f must be a character
-// device. That is also true of /dev/null, where colour does no harm.
+// is unset or empty, TERM is not "dumb", and f is a terminal (not merely a
+// character device such as /dev/null). getenv looks up environment
+// variables; nil means os.Getenv.
 func ColorWanted(f *os.File, noColor bool, getenv func(string) string) bool {
 	if noColor || f == nil {
 		return false
@@ -69,9 +69,5 @@ func ColorWanted(f *os.File, noColor bool, getenv func(string) string) bool {
 	if getenv("NO_COLOR") != "" || getenv("TERM") == "dumb" {
 		return false
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }

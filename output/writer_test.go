@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dtools/dt/internal/pty"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
@@ -265,15 +267,22 @@ func TestColorWanted(t *testing.T) {
 		t.Error("ColorWanted(nil) = true")
 	}
 
-	// A character device stands in for a terminal.
-	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	// /dev/null is a character device, not a terminal.
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
+	defer null.Close()
+	if ColorWanted(null, false, env(term)) {
+		t.Errorf("ColorWanted(%s) = true", os.DevNull)
+	}
+
+	master, dev, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
 	defer dev.Close()
-	if fi, err := dev.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		t.Skipf("%s is not a character device here", os.DevNull)
-	}
 	tests := []struct {
 		name    string
 		noColor bool

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every dt test on this machine: format and vet checks, unit tests,
+# Runs every dt test on this machine: a check that git tracks no
+# executable binary and no file over 1 MiB, format and vet checks, unit tests,
 # short fuzz runs, and the end-to-end tests that drive the built dt binary
 # against a throwaway fleet of real OpenSSH sshd hosts on 127.0.0.0/8.
 #
@@ -19,6 +20,7 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v runsvdir >/dev/null 2>&1 || need+=(runit)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v file >/dev/null 2>&1 || need+=(file)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "test.sh: missing ${need[*]}; run as root to install them, or install them yourself" >&2
@@ -28,6 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+echo "== tracked files: no executable binaries, none over 1 MiB"
+scripts/checkfiles.sh
 
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +37,8 @@ connections, and prints one parseable line per host:
    okay::dt:ssh:web1:Mon Nov 16 23:54:04 CET 2009
    fail::dt:ssh:web3:connect: dial tcp 127.0.0.3:22: connection refused
 
-STATUS is okay or fail; MESSAGE is the output (stdout and stderr in arrival
+STATUS is okay, fail or skip (a host a rolling run never started: --batch,
+--max-fail); MESSAGE is the output (stdout and stderr in arrival
 order) with \ as \\, newline as \n, CR as \r and other control bytes (C1
 too) as \xHH, so every record is one line. Split on the first five colons.
 
@@ -66,13 +69,13 @@ CONNECTION KEEPER (--persist D, DT_PERSIST=D, ssh_config ControlPersist)
    known_hosts entries. dt mux status lists them, dt mux stop closes all.
 
 EXIT STATUS
-   0 every host okay; 1 a host failed or no host matched; 2 usage, pattern
-   or inventory error; 3 bad module arguments; 130 interrupted (Ctrl-C)`
+   0 every host okay; 1 a host failed or was skipped, or no host matched;
+   2 usage, pattern or inventory error; 3 bad module arguments;
+   130 interrupted (Ctrl-C)`
 
 // options is everything the command line says.
 type options struct {
 	db             string
-	dbExplicit     bool
 	sshConfig      string
 	fanout         int
 	interactive    bool
@@ -85,16 +88,17 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
+	rollout        modules.Rollout
 	persist        time.Duration // runner.Config.Persist
 	args           []string      // PATTERN MODULE ARGS...
 }
 
-type usageError struct{ msg string }
+// flagHint follows every error about the command line's flags.
+const flagHint = "see dt --help"
 
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+// flagErrorf is an error in a flag's value: exit status 2 and a hint.
+func flagErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...), hint: flagHint}
 }
 
 // parseDuration takes a Go duration ("2s", "500ms") or a plain number of
@@ -105,20 +109,87 @@ func parseDuration(flag, s string) (time.Duration, error) {
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if f < 0 {
-			return 0, usagef("--%s %q: must not be negative", flag, s)
+			return 0, flagErrorf("--%s %q: must not be negative", flag, s)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, usagef("--%s %q: want a duration like 10s, 500ms or a number of seconds", flag, s)
+		return 0, flagErrorf("--%s %q: want a duration like 10s, 500ms or a number of seconds", flag, s)
 	}
 	return d, nil
 }
 
-// runCLI parses args and runs dt, returning the exit status.
+// newFlags returns dt's global options (new ones each time: urfave/cli
+// keeps parse state in them).
+func newFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
+		&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
+		&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "one host at a time with the terminal attached (for prompts)"},
+		&cli.StringFlag{Name: "connect-timeout", Aliases: []string{"T"}, Usage: "TCP connect + SSH handshake limit, e.g. 5s (default: ssh_config ConnectTimeout, else 10s)"},
+		&cli.StringFlag{Name: "timeout", Usage: "per-host deadline for the module's commands, e.g. 30s, 2m (default: none)"},
+		&cli.StringFlag{Name: "host-keys", Usage: "host key policy: strict, accept-new or off (default: ssh_config StrictHostKeyChecking, else strict)"},
+		&cli.BoolFlag{Name: "pretend", Aliases: []string{"p"}, Usage: "print the hosts that would run, run nothing"},
+		&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
+		&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
+		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+		&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},
+		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
+	}, rolloutFlags()...)
+}
+
+// readOptions fills options from the parsed command line and checks the
+// values the flag parser cannot.
+func readOptions(c *cli.Context) (options, error) {
+	opts := options{
+		db:          c.String("db"),
+		sshConfig:   c.String("config"),
+		fanout:      c.Int("fanout"),
+		interactive: c.Bool("interactive"),
+		pretend:     c.Bool("pretend"),
+		noColor:     c.Bool("no-color"),
+		json:        c.Bool("json"),
+		list:        c.Bool("list"),
+		sudo:        c.Bool("sudo"),
+		askSudoPass: c.Bool("ask-sudo-pass"),
+		args:        c.Args().Slice(),
+	}
+	var err error
+	if opts.connectTimeout, err = parseDuration("connect-timeout", c.String("connect-timeout")); err != nil {
+		return options{}, err
+	}
+	if opts.timeout, err = parseDuration("timeout", c.String("timeout")); err != nil {
+		return options{}, err
+	}
+	if v := c.String("host-keys"); v != "" {
+		if opts.hostKeys, err = runner.ParseHostKeyPolicy(v); err != nil {
+			return options{}, flagErrorf("--host-keys: %v", err)
+		}
+	}
+	if opts.fanout < 1 {
+		return options{}, flagErrorf("--fanout %d: must be at least 1", opts.fanout)
+	}
+	if opts.rollout, err = readRollout(c); err != nil {
+		return options{}, err
+	}
+	opts.persist = defaultPersist
+	if c.IsSet("persist") {
+		if opts.persist, err = parsePersist(c.String("persist")); err != nil {
+			return options{}, err
+		}
+	}
+	return opts, nil
+}
+
+// runCLI parses args and runs dt, returning the exit status. Help asked
+// for (--help, -h) goes to stdout; any error about the command line is
+// one "dt: error:" line and a hint on stderr, nothing on stdout, exit 2.
 func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var opts options
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	flags := newFlags()
 	code := exitOK
 	app := &cli.App{
 		Name:            "dt",
@@ -130,69 +201,100 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		ErrWriter:       stderr,
 		Reader:          stdin,
 		ExitErrHandler:  func(*cli.Context, error) {},
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
-			&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
-			&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
-			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "one host at a time with the terminal attached (for prompts)"},
-			&cli.StringFlag{Name: "connect-timeout", Aliases: []string{"T"}, Usage: "TCP connect + SSH handshake limit, e.g. 5s (default: ssh_config ConnectTimeout, else 10s)"},
-			&cli.StringFlag{Name: "timeout", Usage: "per-host deadline for the module's commands, e.g. 30s, 2m (default: none)"},
-			&cli.StringFlag{Name: "host-keys", Usage: "host key policy: strict, accept-new or off (default: ssh_config StrictHostKeyChecking, else strict)"},
-			&cli.BoolFlag{Name: "pretend", Aliases: []string{"p"}, Usage: "print the hosts that would run, run nothing"},
-			&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
-			&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
-			&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
-			&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},
-			&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return flagError(err, args, flags)
 		},
+		Flags: flags,
 		Action: func(c *cli.Context) error {
-			opts.db = c.String("db")
-			opts.dbExplicit = c.IsSet("db")
-			opts.sshConfig = c.String("config")
-			opts.fanout = c.Int("fanout")
-			opts.interactive = c.Bool("interactive")
-			opts.pretend = c.Bool("pretend")
-			opts.noColor = c.Bool("no-color")
-			opts.json = c.Bool("json")
-			opts.list = c.Bool("list")
-			opts.sudo = c.Bool("sudo")
-			opts.askSudoPass = c.Bool("ask-sudo-pass")
-			opts.args = c.Args().Slice()
-			var err error
-			if opts.connectTimeout, err = parseDuration("connect-timeout", c.String("connect-timeout")); err != nil {
+			opts, err := readOptions(c)
+			if err != nil {
 				return err
 			}
-			if opts.timeout, err = parseDuration("timeout", c.String("timeout")); err != nil {
-				return err
-			}
-			if v := c.String("host-keys"); v != "" {
-				if opts.hostKeys, err = runner.ParseHostKeyPolicy(v); err != nil {
-					return usagef("--host-keys: %v", err)
-				}
-			}
-			opts.persist = defaultPersist
-			if c.IsSet("persist") {
-				if opts.persist, err = parsePersist(c.String("persist")); err != nil {
-					return err
-				}
-			}
-			if opts.fanout < 1 {
-				return usagef("--fanout %d: must be at least 1", opts.fanout)
-			}
-			code = run(ctx, opts, env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+			code = run(ctx, opts, e)
 			return nil
 		},
 	}
 	if err := app.RunContext(ctx, args); err != nil {
-		fmt.Fprintf(stderr, "dt: error: %v\n", err)
-		var ue *usageError
-		if !errors.As(err, &ue) {
-			fmt.Fprintln(stderr, "dt: hint: see dt --help")
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			err = &exitError{code: exitUsage, err: err, hint: flagHint}
 		}
-		return exitUsage
+		return e.report(err)
 	}
 	return code
+}
+
+// Go's flag package, which urfave/cli parses with, words its errors for
+// a programmer: "flag provided but not defined: -bogus". flagError
+// rewrites them for the person at the terminal.
+var (
+	reUndefined = regexp.MustCompile(`^flag provided but not defined: -(.*)$`)
+	reBadValue  = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-(\S+): `)
+	reNoValue   = regexp.MustCompile(`^flag needs an argument: -(\S+)$`)
+	reSyntax    = regexp.MustCompile(`^bad flag syntax: (.*)$`)
+)
+
+// flagError turns a flag parsing error into an *exitError (exit status 2,
+// hint dt --help). args is the command line, to quote an unknown flag as
+// it was typed; flags are the flags it was parsed with.
+func flagError(err error, args []string, flags []cli.Flag) error {
+	msg := err.Error()
+	switch {
+	case reUndefined.MatchString(msg):
+		name := reUndefined.FindStringSubmatch(msg)[1]
+		return flagErrorf("unknown flag %q", typed(name, args))
+	case reBadValue.MatchString(msg):
+		m := reBadValue.FindStringSubmatch(msg)
+		val, qerr := strconv.Unquote(m[1])
+		if qerr != nil {
+			val = m[1]
+		}
+		return flagErrorf("%s %q: %s", dashed(m[2]), val, wantFor(m[2], flags))
+	case reNoValue.MatchString(msg):
+		return flagErrorf("%s needs a value", dashed(reNoValue.FindStringSubmatch(msg)[1]))
+	case reSyntax.MatchString(msg):
+		return flagErrorf("bad flag syntax %q", reSyntax.FindStringSubmatch(msg)[1])
+	}
+	return flagErrorf("%v", err)
+}
+
+// dashed writes a flag name as it is typed: -D, --db.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// typed returns the argument that named the unknown flag name ("--bogus",
+// "-bogus=1" gives "-bogus"), or the name dashed.
+func typed(name string, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		flag, _, _ := strings.Cut(a, "=")
+		if strings.HasPrefix(flag, "-") && strings.TrimLeft(flag, "-") == name {
+			return flag
+		}
+	}
+	return dashed(name)
+}
+
+// wantFor says what the value of the flag called name must look like.
+func wantFor(name string, flags []cli.Flag) string {
+	for _, f := range flags {
+		if !slices.Contains(f.Names(), name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.IntFlag:
+			return "want a whole number"
+		case *cli.BoolFlag:
+			return "want true or false, or no value"
+		}
+	}
+	return "bad value"
 }
 
 func indent(s, prefix string) string {
@@ -205,7 +307,8 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// moduleHelp is "dt help MODULE" and "dt --list".
+// moduleList prints the modules and the pattern grammar: "dt --list" and
+// "dt help".
 func moduleList(w io.Writer) {
 	fmt.Fprintln(w, "MODULES")
 	for _, name := range modules.Names() {

@@ -19,7 +19,7 @@ func parsePersist(s string) (time.Duration, error) {
 	}
 	d, err := parseDuration("persist", s)
 	if err != nil {
-		return 0, usagef("--persist %q: want a duration like 10m, 90s or a number of seconds, or 0/no to keep nothing", s)
+		return 0, flagErrorf("--persist %q: want a duration like 10m, 90s or a number of seconds, or 0/no to keep nothing", s)
 	}
 	return d, nil
 }

@@ -33,61 +33,178 @@ func (e env) hintf(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "dt: hint: "+format+"\n", args...)
 }
 
+// report prints err for the person at the terminal, "dt: error: ..." and,
+// for an *exitError with a hint, "dt: hint: ...", and returns the exit
+// status it stands for: the *exitError's, else exitUsage.
+func (e env) report(err error) int {
+	e.errorf("%v", err)
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		return exitUsage
+	}
+	if ee.hint != "" {
+		e.hintf("%s", ee.hint)
+	}
+	return ee.code
+}
+
+// exitError is an error that ends the run with exit status code, and what
+// to tell the person next.
+type exitError struct {
+	code int
+	err  error
+	hint string // "" for none
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is an error in the command line other than its flags (exit
+// status 2), with an optional hint.
+func usageError(err error, hint string) error {
+	return &exitError{code: exitUsage, err: err, hint: hint}
+}
+
 // run does one dt invocation and returns its exit status.
 func run(ctx context.Context, opts options, e env) int {
-	if opts.list {
+	switch {
+	case opts.list:
 		moduleList(e.stdout)
 		return exitOK
+	case len(opts.args) > 0 && opts.args[0] == "help":
+		return help(opts.args[1:], e)
+	case len(opts.args) > 0 && opts.args[0] == "mux":
+		return muxCommand(ctx, opts.args[1:], e)
 	}
-	args := opts.args
-	if len(args) > 0 && args[0] == "help" {
-		return help(args[1:], e)
+	code, err := runModule(ctx, opts, e)
+	if err != nil {
+		return e.report(err)
 	}
-	if len(args) > 0 && args[0] == "mux" {
-		return muxCommand(ctx, args[1:], e)
+	return code
+}
+
+// runModule runs "PATTERN MODULE ARGS...": the hosts, the module's job,
+// the runner and the writer, each from its own step. Errors end the run
+// before any host is touched; once the job runs, failures are records and
+// the exit status says whether any host failed.
+func runModule(ctx context.Context, opts options, e env) (int, error) {
+	mod, pat, err := parseCommand(opts.args)
+	if err != nil {
+		return 0, err
 	}
-	if len(args) < 2 {
-		if len(args) == 0 {
-			e.errorf("missing PATTERN and MODULE")
-		} else {
-			e.errorf("missing MODULE after pattern %q", args[0])
+	home := e.getenv("HOME")
+	selected, err := selectHosts(opts, pat, home, e.stdin)
+	if err != nil {
+		return 0, err
+	}
+	job, err := prepareJob(mod, opts, e)
+	if err != nil {
+		return 0, err
+	}
+	if opts.pretend {
+		for _, h := range selected {
+			fmt.Fprintln(e.stdout, h.Name)
 		}
-		e.hintf("usage: dt [OPTIONS] PATTERN MODULE [ARGS...], e.g. dt tag:linux ssh date; see dt --help")
-		return exitUsage
+		return exitOK, nil
+	}
+	priv, err := privilege(ctx, opts)
+	if errors.Is(err, runner.ErrInterrupted) {
+		return exitInterrupted, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer clear(priv.Password)
+	cfg, resolver, err := runnerConfig(opts, home, e.getenv)
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range resolver.Warnings() {
+		fmt.Fprintf(e.stderr, "dt: warning: %s\n", w)
+	}
+	if k := keeper(opts, e); k != nil {
+		cfg.Connector = k
+		defer k.Close()
+	}
+	pool := runner.NewPool(cfg)
+	defer pool.Close()
+
+	fanout := opts.fanout
+	if opts.interactive {
+		fanout = 1
+	}
+	failed := modules.Execute(ctx, modules.Run{
+		Module:   mod.Name(),
+		Job:      job,
+		Hosts:    selected,
+		Resolver: resolver,
+		Pool:     pool,
+		Fanout:   fanout,
+		Timeout:  opts.timeout,
+		Out:      newWriter(opts, e),
+
+		Privilege: priv,
+		Rollout:   opts.rollout,
+	})
+	warnHostKeys(e, pool.HostKeyStats())
+	switch {
+	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
+		return exitInterrupted, nil
+	case failed > 0:
+		return exitFailed, nil
+	}
+	return exitOK, nil
+}
+
+// parseCommand looks up "PATTERN MODULE" of args.
+func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
+	const usage = "usage: dt [OPTIONS] PATTERN MODULE [ARGS...], e.g. dt tag:linux ssh date; see dt --help"
+	switch len(args) {
+	case 0:
+		return nil, nil, usageError(errors.New("missing PATTERN and MODULE"), usage)
+	case 1:
+		return nil, nil, usageError(fmt.Errorf("missing MODULE after pattern %q", args[0]), usage)
 	}
 	mod, err := modules.Lookup(args[1])
 	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
+		return nil, nil, err
 	}
 	pat, err := hosts.ParsePattern(args[0])
 	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
+		return nil, nil, err
 	}
-	home := e.getenv("HOME")
+	return mod, pat, nil
+}
+
+// selectHosts loads the inventory and selects the pattern's hosts (reading
+// stdin for out:). No host matched is an error with exit status 1.
+func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) ([]hosts.Host, error) {
 	inv, invNote, err := loadInventory(opts, home)
 	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
+		return nil, err
 	}
-	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: e.stdin})
+	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: stdin})
 	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
+		return nil, err
 	}
-	if len(selected) == 0 {
-		e.errorf("pattern %q matched no hosts", args[0])
-		if invNote != "" {
-			e.hintf("%s", invNote)
-		} else if tags := inv.Tags(); len(tags) > 0 {
-			e.hintf("known tags: %s", strings.Join(tags, ", "))
+	if len(selected) > 0 {
+		return selected, nil
+	}
+	hint := invNote
+	if hint == "" {
+		if tags := inv.Tags(); len(tags) > 0 {
+			hint = "known tags: " + strings.Join(tags, ", ")
 		} else {
-			e.hintf("the inventory has no tags; see dt --help for the inventory format")
+			hint = "the inventory has no tags; see dt --help for the inventory format"
 		}
-		return exitFailed
 	}
+	return nil, &exitError{code: exitFailed, err: fmt.Errorf("pattern %q matched no hosts", opts.args[0]), hint: hint}
+}
 
+// prepareJob gives the module its options and arguments. Arguments it
+// rejects are exit status 3.
+func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
 	modOpts := modules.Options{
 		Timeout:     opts.timeout,
 		Interactive: opts.interactive,
@@ -108,104 +225,73 @@ func run(ctx context.Context, opts options, e env) int {
 			}
 		}
 	}
-	job, err := mod.Prepare(args[2:], modOpts)
+	job, err := mod.Prepare(opts.args[2:], modOpts)
 	if err != nil {
-		e.errorf("%v", err)
 		var ue *modules.UsageError
 		if errors.As(err, &ue) {
-			e.hintf("see dt help %s", mod.Name())
-			return exitModule
+			return nil, &exitError{code: exitModule, err: err, hint: "see dt help " + mod.Name()}
 		}
-		return exitUsage
+		return nil, err
 	}
-	if opts.pretend {
-		for _, h := range selected {
-			fmt.Fprintln(e.stdout, h.Name)
-		}
-		return exitOK
-	}
+	return job, nil
+}
 
+// privilege is what --sudo and -K ask for; with -K it asks the password
+// on the terminal. The caller clears the password when done. Ctrl-C at
+// the prompt gives an error that is runner.ErrInterrupted.
+func privilege(ctx context.Context, opts options) (modules.Privilege, error) {
 	priv := modules.Privilege{Sudo: opts.sudo}
-	if opts.askSudoPass {
-		pw, err := ttyPrompt(ctx, "dt: sudo password: ")
-		if errors.Is(err, runner.ErrInterrupted) {
-			return exitInterrupted
-		}
-		if err != nil {
-			e.errorf("-K: %v", err)
-			e.hintf("-K asks on the terminal; without one, use NOPASSWD rules in sudoers")
-			return exitUsage
-		}
-		priv.Password = pw
-		defer clear(pw)
+	if !opts.askSudoPass {
+		return priv, nil
 	}
+	pw, err := ttyPrompt(ctx, "dt: sudo password: ")
+	if errors.Is(err, runner.ErrInterrupted) {
+		return priv, err
+	}
+	if err != nil {
+		return priv, usageError(fmt.Errorf("-K: %w", err), "-K asks on the terminal; without one, use NOPASSWD rules in sudoers")
+	}
+	priv.Password = pw
+	return priv, nil
+}
 
+// runnerConfig builds the runner's view of the user's environment and the
+// ssh_config resolver.
+func runnerConfig(opts options, home string, getenv func(string) string) (runner.Config, *runner.Resolver, error) {
 	cfg := runner.Config{
 		Home:           home,
-		LocalUser:      localUser(e.getenv),
-		AgentSocket:    e.getenv("SSH_AUTH_SOCK"),
-		Shell:          e.getenv("SHELL"),
-		Getenv:         e.getenv,
+		LocalUser:      localUser(getenv),
+		AgentSocket:    getenv("SSH_AUTH_SOCK"),
+		Shell:          getenv("SHELL"),
+		Getenv:         getenv,
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
 		Persist:        opts.persist,
 	}
-	if k := keeper(opts, e); k != nil {
-		cfg.Connector = k
-		defer k.Close()
-	}
 	if opts.sshConfig != "" {
 		cfg.SSHConfigFiles = []string{opts.sshConfig}
 		if _, err := os.Stat(opts.sshConfig); err != nil {
-			e.errorf("-F: %v", err)
-			return exitUsage
+			return cfg, nil, fmt.Errorf("-F: %w", err)
 		}
 	} else {
 		cfg.SSHConfigFiles = []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
 	}
 	resolver, err := runner.NewResolver(cfg)
 	if err != nil {
-		e.errorf("%v", err)
-		return exitUsage
+		return cfg, nil, err
 	}
-	for _, w := range resolver.Warnings() {
-		fmt.Fprintf(e.stderr, "dt: warning: %s\n", w)
-	}
-	pool := runner.NewPool(cfg)
-	defer pool.Close()
+	return cfg, resolver, nil
+}
 
-	var out output.Writer
+// newWriter is where records go: JSON lines, or OMNI lines coloured on a
+// terminal.
+func newWriter(opts options, e env) output.Writer {
 	if opts.json {
-		out = output.NewJSON(e.stdout)
-	} else {
-		f, _ := e.stdout.(*os.File)
-		out = output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
+		return output.NewJSON(e.stdout)
 	}
-	fanout := opts.fanout
-	if opts.interactive {
-		fanout = 1
-	}
-	failed := modules.Execute(ctx, modules.Run{
-		Module:   mod.Name(),
-		Job:      job,
-		Hosts:    selected,
-		Resolver: resolver,
-		Pool:     pool,
-		Fanout:   fanout,
-		Timeout:  opts.timeout,
-		Out:      out,
-
-		Privilege: priv,
-	})
-	warnHostKeys(e, pool.HostKeyStats())
-	switch {
-	case errors.Is(context.Cause(ctx), runner.ErrInterrupted):
-		return exitInterrupted
-	case failed > 0:
-		return exitFailed
-	}
-	return exitOK
+	f, _ := e.stdout.(*os.File)
+	return output.NewOmni(e.stdout, f != nil && output.ColorWanted(f, opts.noColor, e.getenv))
 }
 
 // warnHostKeys says, once per run, how many hosts answered with a key
