@@ -32,10 +32,19 @@ type cell struct {
 	Size int    `json:"size"`
 	Job  string `json:"job"`
 	Tool string `json:"tool"`
-	Mode string `json:"mode"` // modeDefault, modeTuned; modeDT for dt
+	Mode string `json:"mode"` // modeDefault, modeTuned; modeDT (cold) or modeWarm for dt
+	// Latency is the one-way delay the fleet's relays add, in ms (0: no
+	// relay, the hosts are dialed directly).
+	Latency int `json:"latency_ms,omitempty"`
 }
 
-func (c cell) String() string { return fmt.Sprintf("%d/%s/%s/%s", c.Size, c.Job, c.Tool, c.Mode) }
+func (c cell) String() string {
+	s := fmt.Sprintf("%d/%s/%s/%s", c.Size, c.Job, c.Tool, c.Mode)
+	if c.Latency > 0 {
+		s += fmt.Sprintf("/%dms", c.Latency)
+	}
+	return s
+}
 
 // config is the command line.
 type config struct {
@@ -51,6 +60,10 @@ type config struct {
 	defaultsAt  []int
 	ansibleJobs []string
 	fanout      int
+	dtModes     []string
+	latencies   []int // one-way, ms
+	rtt         bool
+	deploy      int
 	dt          string
 	out         string
 	label       string
@@ -102,6 +115,10 @@ func run() int {
 	ansibleJobsF := fs.String("ansible-jobs", "hostname", "jobs ansible runs (it is slow)")
 	defaultsAt := fs.String("defaults-at", "100,500", "sizes at which the rivals also run with their defaults")
 	fs.IntVar(&c.fanout, "fanout", runner.DefaultFanout, "dt's fanout, also given to the tuned rivals")
+	dtModesF := fs.String("dt-modes", "cold,warm", "dt's modes: cold (a run of its own), warm (over the connections a first run left in the keeper, --persist)")
+	latencyF := fs.String("latency", "0", "one-way delays in ms that a relay in front of every host adds (0: no relay); every cell runs at each")
+	fs.BoolVar(&c.rtt, "rtt", false, "measure the round trips of one cold login (dt, OpenSSH's ssh) through a relay, instead of the matrix")
+	fs.IntVar(&c.deploy, "deploy", 0, "run the deploy-hook sequence (four dt commands) cold and warm on N systemd containers, instead of the matrix")
 	fs.StringVar(&c.dt, "dt", "bin/dt", "dt binary")
 	fs.StringVar(&c.out, "out", "bench/results", "directory for results (a subdirectory per run)")
 	fs.StringVar(&c.label, "label", "", "label of this run (default: date and time)")
@@ -126,6 +143,25 @@ func run() int {
 		return 2
 	}
 	c.tools, c.modes, c.jobs, c.bigJobs = strList(*toolsF), strList(*modesF), strList(*jobsF), strList(*bigJobsF)
+	for _, m := range strList(*dtModesF) {
+		switch m {
+		case "cold":
+			c.dtModes = append(c.dtModes, modeDT)
+		case modeWarm:
+			c.dtModes = append(c.dtModes, modeWarm)
+		default:
+			fmt.Fprintf(os.Stderr, "dtbench: error: unknown dt mode %q (cold, warm)\n", m)
+			return 2
+		}
+	}
+	for _, f := range strList(*latencyF) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "dtbench: error: -latency: %q is not a number of ms\n", f)
+			return 2
+		}
+		c.latencies = append(c.latencies, n)
+	}
 	c.ansibleJobs = strList(*ansibleJobsF)
 	for _, t := range c.tools {
 		if _, ok := toolByName(t); !ok {
@@ -164,7 +200,15 @@ func run() int {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := bench(ctx, c, plan); err != nil {
+	switch {
+	case c.rtt:
+		err = benchRTT(ctx, c)
+	case c.deploy > 0:
+		err = benchDeploy(ctx, c)
+	default:
+		err = bench(ctx, c, plan)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "dtbench: error:", err)
 		return 1
 	}
@@ -175,20 +219,24 @@ func run() int {
 func (c config) matrix() map[int][]cell {
 	plan := map[int][]cell{}
 	add := func(size int, jobs []string, tools []string) {
-		for _, j := range jobs {
-			for _, t := range tools {
-				if t == "dt" {
-					plan[size] = append(plan[size], cell{size, j, t, modeDT})
-					continue
-				}
-				if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
-					continue
-				}
-				for _, m := range c.modes {
-					if m == modeDefault && !containsInt(c.defaultsAt, size) {
+		for _, lat := range c.latencies {
+			for _, j := range jobs {
+				for _, t := range tools {
+					if t == "dt" {
+						for _, m := range c.dtModes {
+							plan[size] = append(plan[size], cell{size, j, t, m, lat})
+						}
 						continue
 					}
-					plan[size] = append(plan[size], cell{size, j, t, m})
+					if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
+						continue
+					}
+					for _, m := range c.modes {
+						if m == modeDefault && !containsInt(c.defaultsAt, size) {
+							continue
+						}
+						plan[size] = append(plan[size], cell{size, j, t, m, lat})
+					}
 				}
 			}
 		}
@@ -306,7 +354,11 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 	}
 	t0 := time.Now()
 	fmt.Fprintf(os.Stderr, "dtbench: starting %d hosts\n", size)
-	f, ferr := fleet.Start(ctx, fleet.Options{Dir: filepath.Join(dir, "fleet"), N: size})
+	relay := false
+	for _, cl := range cells {
+		relay = relay || cl.Latency > 0
+	}
+	f, ferr := fleet.Start(ctx, fleet.Options{Dir: filepath.Join(dir, "fleet"), N: size, Relay: relay})
 	if err := own.enter(os.Getpid()); err != nil {
 		if f != nil {
 			f.Stop()
@@ -345,21 +397,35 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 	if err != nil {
 		return nil, err
 	}
-	for rep := 1; rep <= c.reps; rep++ {
-		for _, cl := range cells {
-			if err := ctx.Err(); err != nil {
-				return results, err
+	var lats []int
+	for _, cl := range cells {
+		if !containsInt(lats, cl.Latency) {
+			lats = append(lats, cl.Latency)
+		}
+	}
+	for _, lat := range lats {
+		if relay {
+			f.SetLatency(time.Duration(lat) * time.Millisecond)
+		}
+		for rep := 1; rep <= c.reps; rep++ {
+			for _, cl := range cells {
+				if cl.Latency != lat {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return results, err
+				}
+				r, err := m.run(ctx, cl, rep)
+				if err != nil {
+					return results, fmt.Errorf("%s rep %d: %w", cl, rep, err)
+				}
+				if cl.Tool == "dt" {
+					r.IdleRSSKiB = idle
+				}
+				results = append(results, r)
+				fmt.Fprintf(os.Stderr, "dtbench: %-34s rep %d  wall %6.2fs  client cpu %6.2fs  sshd cpu %6.2fs  peak %7.1f MiB  handshakes %5d  failed %d%s\n",
+					cl, rep, r.WallS, r.ClientCPUS, r.ServerCPUS, float64(r.PeakRSSKiB)/1024, r.Handshakes, r.Failed, firstNote(r.Note))
 			}
-			r, err := m.run(ctx, cl, rep)
-			if err != nil {
-				return results, fmt.Errorf("%s rep %d: %w", cl, rep, err)
-			}
-			if cl.Tool == "dt" {
-				r.IdleRSSKiB = idle
-			}
-			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "dtbench: %-28s rep %d  wall %6.2fs  client cpu %6.2fs  sshd cpu %6.2fs  peak %7.1f MiB  handshakes %5d  failed %d%s\n",
-				cl, rep, r.WallS, r.ClientCPUS, r.ServerCPUS, float64(r.PeakRSSKiB)/1024, r.Handshakes, r.Failed, firstNote(r.Note))
 		}
 	}
 	return results, nil

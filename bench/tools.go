@@ -132,12 +132,16 @@ func jobLines(j job) []string {
 var tools = []tool{
 	{
 		name: "dt",
-		invocations: func(e *env, j job, _ string) []invocation {
+		invocations: func(e *env, j job, m string) []invocation {
 			// dt has no command-line way yet to run separate commands on
 			// one connection, so both seq jobs are one line for dt: one
 			// connection, one session per host.
 			line := strings.Join(j.cmds, "; ")
-			return []invocation{{argv: []string{e.dt, "-N", "-F", e.sshConfig, "-D", e.dtdb, "-C", strconv.Itoa(e.fanout), "all:", "ssh", line}}}
+			argv := []string{e.dt, "-N", "-F", e.sshConfig, "-D", e.dtdb, "-C", strconv.Itoa(e.fanout)}
+			if m == modeWarm {
+				argv = append(argv, "--persist", warmPersist)
+			}
+			return []invocation{{argv: append(argv, "all:", "ssh", line)}}
 		},
 		parse: parseDT,
 	},

@@ -754,3 +754,20 @@ func sweepContainers(logf func(string, ...any)) {
 		}
 	}
 }
+
+// Cgroups returns the cgroup directories of a systemd fleet's containers
+// (every hierarchy's), for accounting their CPU; nil for an sshd fleet.
+func (f *Fleet) Cgroups() []string {
+	if f.sysd == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var dirs []string
+	for _, c := range f.sysd.containers {
+		if c != nil {
+			dirs = append(dirs, c.cgroups...)
+		}
+	}
+	return dirs
+}
