@@ -35,17 +35,17 @@ type runResult struct {
 	PeakRSSKiB int64 `json:"peak_rss_kib"`
 	// PeakPSSKiB is the largest sampled sum of Pss (shared pages divided
 	// among the processes sharing them).
-	PeakPSSKiB int64  `json:"peak_pss_kib"`
-	MaxProcs   int    `json:"max_procs"`      // most client processes seen at once
-	IdleRSSKiB int64  `json:"idle_rss_kib"`   // dt only: maxrss of "dt all: list" (connects to nothing)
-	Handshakes int    `json:"handshakes"`     // logins the fleet's sshds accepted during the run
+	PeakPSSKiB int64 `json:"peak_pss_kib"`
+	MaxProcs   int   `json:"max_procs"`    // most client processes seen at once
+	IdleRSSKiB int64 `json:"idle_rss_kib"` // dt only: maxrss of "dt all: list" (connects to nothing)
+	Handshakes int   `json:"handshakes"`   // logins the fleet's sshds accepted during the run
 	// KeeperCPUS is the CPU of dt's connection keeper during a warm run,
 	// included in ClientCPUS.
 	KeeperCPUS float64 `json:"keeper_cpu_s,omitempty"`
-	Invocation int    `json:"invocations"`    // tool invocations in the run
-	Failed     int    `json:"failed_hosts"`   // hosts not verified okay
-	ExitStatus int    `json:"exit_status"`    // largest exit status of the invocations
-	Note       string `json:"note,omitempty"` // first failures, with reasons
+	Invocation int     `json:"invocations"`    // tool invocations in the run
+	Failed     int     `json:"failed_hosts"`   // hosts not verified okay
+	ExitStatus int     `json:"exit_status"`    // largest exit status of the invocations
+	Note       string  `json:"note,omitempty"` // first failures, with reasons
 }
 
 // meter runs cells against one fleet and measures them.
