@@ -42,6 +42,7 @@ type Client struct {
 	mu   sync.Mutex
 	conn ssh.Conn // to the keeper, once connected
 	err  error    // why the keeper cannot be used, once known
+	warn sync.Once
 }
 
 var _ runner.Connector = (*Client)(nil)
@@ -59,19 +60,29 @@ func (c *Client) keeper() (ssh.Conn, error) {
 	}
 	conn, err := c.start()
 	if err != nil {
-		c.err = fmt.Errorf("%w: %w", runner.ErrConnectorUnavailable, err)
-		if c.o.Warn != nil {
-			msg := "connection keeper not used, connecting directly: " + err.Error()
-			var ue *UnsafeDirError
-			if errors.As(err, &ue) && ue.Hint != "" {
-				msg += "; hint: " + ue.Hint
-			}
-			c.o.Warn(msg)
-		}
+		c.err = c.unavailable(err)
 		return nil, c.err
 	}
 	c.conn = conn
 	return conn, nil
+}
+
+// unavailable says once, through Warn, why the keeper cannot be used, and
+// returns err wrapped in runner.ErrConnectorUnavailable: the pool then
+// dials the hosts itself.
+func (c *Client) unavailable(err error) error {
+	c.warn.Do(func() {
+		if c.o.Warn == nil {
+			return
+		}
+		msg := "connection keeper not used, connecting directly: " + err.Error()
+		var ue *UnsafeDirError
+		if errors.As(err, &ue) && ue.Hint != "" {
+			msg += "; hint: " + ue.Hint
+		}
+		c.o.Warn(msg)
+	})
+	return fmt.Errorf("%w: %w", runner.ErrConnectorUnavailable, err)
 }
 
 // start connects to the running keeper, or starts one and connects. A

@@ -16,7 +16,8 @@ import (
 // dialConversation asks the keeper on kc for the connection to t through
 // hops and answers its questions (host keys, keys to offer, signatures)
 // until it says done, with the lease, or fail.
-func dialConversation(ctx context.Context, kc ssh.Conn, t *runner.Target, hops []*runner.Hop, o Options) (query, error) {
+func dialConversation(ctx context.Context, c *Client, kc ssh.Conn, t *runner.Target, hops []*runner.Hop) (query, error) {
+	o := c.o
 	req := dialRequest{}
 	for _, h := range hops {
 		ht := h.Target
@@ -37,7 +38,7 @@ func dialConversation(ctx context.Context, kc ssh.Conn, t *runner.Target, hops [
 	}
 	ch, reqs, err := kc.OpenChannel(chanDial, data)
 	if err != nil {
-		return query{}, fmt.Errorf("%w: the keeper did not take the connection: %v", runner.ErrConnectorUnavailable, err)
+		return query{}, c.unavailable(fmt.Errorf("the keeper did not take the connection: %v", err))
 	}
 	go ssh.DiscardRequests(reqs)
 	defer ch.Close()

@@ -54,7 +54,7 @@ func newVConn(c *Client, kc ssh.Conn, t *runner.Target, hops []*runner.Hop) *vco
 
 // dial asks the keeper for the connection and takes its lease.
 func (v *vconn) dial(ctx context.Context) error {
-	q, err := dialConversation(ctx, v.kc, v.t, v.hops, v.c.o)
+	q, err := dialConversation(ctx, v.c, v.kc, v.t, v.hops)
 	if err != nil {
 		return err
 	}
