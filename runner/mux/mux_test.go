@@ -29,7 +29,7 @@ type env struct {
 	srv    *testServer
 	served chan error
 	cancel context.CancelFunc
-	log    *bytes.Buffer
+	log    *syncWriter
 }
 
 func newEnv(t *testing.T, maxSessions int) *env {
@@ -53,8 +53,8 @@ func (e *env) startKeeper() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	pr, pw := io.Pipe()
-	e.log = &bytes.Buffer{}
-	go func() { e.served <- Serve(ctx, ServeOptions{Dir: e.dir, Ready: pw, Log: &syncWriter{w: e.log}}) }()
+	e.log = &syncWriter{}
+	go func() { e.served <- Serve(ctx, ServeOptions{Dir: e.dir, Ready: pw, Log: e.log}) }()
 	line := make([]byte, 64)
 	n, _ := pr.Read(line)
 	if got := strings.TrimSpace(string(line[:n])); got != readyOK {
@@ -69,15 +69,23 @@ func (e *env) startKeeper() {
 	})
 }
 
+// syncWriter is a log the keeper's goroutines may write while the test
+// reads it.
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // target is the test server as a resolved host.
@@ -253,7 +261,14 @@ func TestCancelSignalsThroughKeeper(t *testing.T) {
 	e := newEnv(t, 10)
 	p, _ := e.pool()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	time.AfterFunc(200*time.Millisecond, func() { cancel(runner.ErrInterrupted) })
+	go func() {
+		for cmd := range e.srv.started {
+			if cmd == "wait" {
+				cancel(runner.ErrInterrupted)
+				return
+			}
+		}
+	}()
 	_, err := run(ctx, p, e.target("h1", time.Minute), runner.Command{Cmd: "wait"})
 	if !errors.Is(err, runner.ErrInterrupted) {
 		t.Errorf("err %v, want interrupted", err)

@@ -236,27 +236,38 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 		return
 	}
 	k.sessions++
+	gated := m.Type == "session"
+	sp := k.spare
+	if gated && len(m.Data) == 0 && sp != nil {
+		k.spare = nil // taken: its slot of the gate is now this session's
+		close(sp.taken)
+	} else {
+		sp = nil
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		k.sessions--
 		k.lastUsed = time.Now()
 		s.mu.Unlock()
+		s.openSpare(k, l.timeout)
 	}()
 
 	var (
 		up     ssh.Channel
 		upReqs <-chan *ssh.Request
+		err    error
 	)
 	open := func() (err error) {
 		up, upReqs, err = s.openUpstream(p.ctx, k, l.timeout, m.Type, m.Data)
 		return err
 	}
-	gated := m.Type == "session"
-	var err error
-	if gated {
+	switch {
+	case sp != nil:
+		up, upReqs = sp.ch, sp.reqs
+	case gated:
 		err = k.gate.Open(p.ctx, open)
-	} else {
+	default:
 		err = open()
 	}
 	if err != nil {

@@ -33,6 +33,7 @@ type testServer struct {
 
 	logins   atomic.Int32
 	signals  chan string
+	started  chan string // every command, once it runs
 	mu       sync.Mutex
 	conns    []net.Conn
 	open     map[*ssh.ServerConn]int
@@ -61,7 +62,7 @@ func startServer(t *testing.T, clientKey ssh.PublicKey, maxSessions int) *testSe
 		t.Fatal(err)
 	}
 	s := &testServer{t: t, ln: ln, hostKey: hk, clientKey: clientKey, maxSessions: maxSessions,
-		signals: make(chan string, 16), open: map[*ssh.ServerConn]int{}}
+		signals: make(chan string, 16), started: make(chan string, 64), open: map[*ssh.ServerConn]int{}}
 	t.Cleanup(func() { s.ln.Close(); s.cut() })
 	go s.serve()
 	return s
@@ -177,6 +178,10 @@ func (s *testServer) session(sc *ssh.ServerConn, nc ssh.NewChannel) {
 			}
 		}
 	}()
+	select {
+	case s.started <- cmd:
+	default:
+	}
 	status := 0
 	word, arg, _ := strings.Cut(cmd, " ")
 	switch word {

@@ -35,24 +35,38 @@ func splice(down ssh.Channel, downReqs <-chan *ssh.Request, up ssh.Channel, upRe
 		down.CloseWrite()
 		close(eof)
 	}()
+	// inflight is held while a request of dt's is on its way and its
+	// reply on its way back: a command that ends at once (the host sends
+	// its exit status and closes right after saying yes to exec) must not
+	// have its channel closed to dt before dt has that yes.
+	var inflight sync.Mutex
 	go func() {
-		forward(up, downReqs)
+		forward(up, downReqs, &inflight)
 		// dt closed its end. As over a direct connection, that alone
 		// does not stop the remote command (dt signals it first).
 		up.Close()
 	}()
-	forward(down, upReqs)
+	forward(down, upReqs, nil)
 	// The host closed its end: everything it sent is on its way to dt.
 	<-eof
+	inflight.Lock()
 	down.Close()
+	inflight.Unlock()
 }
 
-// forward sends every request of reqs on to, replying with to's answer.
-func forward(to ssh.Channel, reqs <-chan *ssh.Request) {
+// forward sends every request of reqs on to, replying with to's answer,
+// each under mu when it is set.
+func forward(to ssh.Channel, reqs <-chan *ssh.Request, mu *sync.Mutex) {
 	for r := range reqs {
+		if mu != nil {
+			mu.Lock()
+		}
 		ok, err := to.SendRequest(r.Type, r.WantReply, r.Payload)
 		if r.WantReply {
 			r.Reply(ok && err == nil, nil)
+		}
+		if mu != nil {
+			mu.Unlock()
 		}
 	}
 }
