@@ -316,13 +316,27 @@ func TestPersistNetworkCut(t *testing.T) {
 	}
 }
 
-// TestPersistInterrupt: Ctrl-C on a warm run stops the remote commands
-// (their process group gets TERM through the keeper), as on a cold run.
+// TestPersistInterrupt: --timeout and Ctrl-C on a warm run stop the
+// remote commands (their process group gets TERM through the keeper), with
+// the same lines as on a cold run.
 func TestPersistInterrupt(t *testing.T) {
 	f := shared(t)
 	env := muxEnv(t, f)
 	allOkay(t, f, dt(t, f, env, "", "--persist", "1m", "all:", "ssh", "echo $DT_TEST_HOST"))
 	before := logins(t, f)
+
+	r := dt(t, f, env, "", "--persist", "1m", "--timeout", "1s", "sys:h001,h002", "ssh",
+		`if [ $DT_TEST_HOST = h001 ]; then echo started; sleep 12346; else echo quick; fi`)
+	recs := records(t, r.stdout)
+	if got := string(recs["h001"].Message); r.code != 1 || recs["h001"].Status != output.Fail ||
+		got != "timeout: timed out after 1s; remote command stopped; output so far:\nstarted" {
+		t.Errorf("warm --timeout: exit %d, h001 %s %q", r.code, recs["h001"].Status, got)
+	}
+	if recs["h002"].Status != output.Okay || string(recs["h002"].Message) != "quick" {
+		t.Errorf("h002: %s %q", recs["h002"].Status, recs["h002"].Message)
+	}
+	waitNoProcs(t, f, "sleep 12346")
+
 	cmd := exec.Command(dtBin, "--persist", "1m", "-C", "4", "all:", "ssh",
 		`case $DT_TEST_HOST in h001|h002) echo done;; *) sleep 34567;; esac`)
 	cmd.Env = append(f.Env(), env...)
@@ -348,7 +362,7 @@ func TestPersistInterrupt(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Errorf("exit %v, want 130", err)
 	}
-	recs := records(t, out.String())
+	recs = records(t, out.String())
 	if len(recs) != len(f.Hosts) {
 		t.Errorf("%d records, want %d", len(recs), len(f.Hosts))
 	}
