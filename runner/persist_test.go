@@ -1,8 +1,13 @@
 package runner
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dtools/dt/hosts"
 )
 
 func TestParseControlPersist(t *testing.T) {
@@ -32,5 +37,37 @@ func TestParseControlPersist(t *testing.T) {
 		if (err != nil) != tt.bad || got != tt.want {
 			t.Errorf("ParseControlPersist(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.bad)
 		}
+	}
+}
+
+// Config.Persist (--persist, DT_PERSIST) wins over ssh_config's
+// ControlPersist; PersistSSHConfig takes each host's.
+func TestResolvePersist(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(cfg, []byte("Host kept\n  ControlPersist 5m\nHost forever\n  ControlPersist yes\nHost bad\n  ControlPersist soon\n"), 0o600)
+	for _, tt := range []struct {
+		persist time.Duration
+		host    string
+		want    time.Duration
+	}{
+		{PersistSSHConfig, "kept", 5 * time.Minute},
+		{PersistSSHConfig, "forever", PersistForever},
+		{PersistSSHConfig, "other", 0},
+		{0, "kept", 0},
+		{time.Minute, "kept", time.Minute},
+		{time.Minute, "other", time.Minute},
+	} {
+		r, err := NewResolver(Config{Home: "/home/me", LocalUser: "me", SSHConfigFiles: []string{cfg}, Persist: tt.persist})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: tt.host}})
+		if err != nil || tg.Persist != tt.want {
+			t.Errorf("persist %v, host %s: %v %v, want %v", tt.persist, tt.host, tg, err, tt.want)
+		}
+	}
+	r, _ := NewResolver(Config{Home: "/home/me", LocalUser: "me", SSHConfigFiles: []string{cfg}, Persist: PersistSSHConfig})
+	if _, err := r.Resolve(hosts.Host{Hop: hosts.Hop{Name: "bad"}}); err == nil || !strings.Contains(err.Error(), "bad: ssh_config ControlPersist: \"soon\" is not a time") {
+		t.Errorf("bad ControlPersist: %v", err)
 	}
 }
