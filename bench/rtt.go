@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dtools/dt/internal/fleet"
@@ -99,12 +100,86 @@ func benchRTT(ctx context.Context, c config) error {
 		w0, wd := median(walls[cl.name][0]), median(walls[cl.name][d])
 		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.1f |\n", cl.name, w0, wd, (wd-w0)/(2*float64(d)/1000))
 	}
+
+	// One more run of each at the delay, traced by the relay: the
+	// flights of data each way, in the order the relay read them.
+	f.SetLatency(time.Duration(d) * time.Millisecond)
+	fmt.Fprintf(&b, "\nFlights of one run at %d ms each way, as the relay saw them (→ client to sshd, ← sshd to client; bytes; ms since the first): a round trip is a → answered by a ←.\n\n", d)
+	for _, cl := range clients {
+		var mu sync.Mutex
+		var evs []fleet.RelayEvent
+		f.TraceRelays(func(e fleet.RelayEvent) {
+			mu.Lock()
+			evs = append(evs, e)
+			mu.Unlock()
+		})
+		_, err := runOnce(ctx, f, cl)
+		time.Sleep(time.Duration(2*d) * time.Millisecond) // the last bytes
+		f.TraceRelays(nil)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		fl := flights(evs, time.Duration(d)*time.Millisecond/2)
+		mu.Unlock()
+		fmt.Fprintf(&b, "- %s: %d round trips: %s\n", cl.name, roundTrips(fl), strings.Join(fl.strings(), " "))
+	}
 	out := filepath.Join(c.out, c.label)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	fmt.Print(b.String())
 	return os.WriteFile(filepath.Join(out, "rtt.md"), []byte(b.String()), 0o644)
+}
+
+// flight is data sent one way without waiting for the other side.
+type flight struct {
+	toServer bool
+	bytes    int
+	at       time.Duration // since the first event
+}
+
+type flightList []flight
+
+func (fl flightList) strings() []string {
+	var out []string
+	for _, f := range fl {
+		arrow := "←"
+		if f.toServer {
+			arrow = "→"
+		}
+		out = append(out, fmt.Sprintf("%s%d@%d", arrow, f.bytes, f.at.Milliseconds()))
+	}
+	return out
+}
+
+// flights merges the relay's events (one connection or several, by time)
+// into flights: consecutive chunks one way less than gap apart.
+func flights(evs []fleet.RelayEvent, gap time.Duration) flightList {
+	sort.Slice(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	var fl flightList
+	var last time.Time
+	for _, e := range evs {
+		n := len(fl)
+		if n > 0 && fl[n-1].toServer == e.ToServer && e.At.Sub(last) < gap {
+			fl[n-1].bytes += e.Bytes
+		} else {
+			fl = append(fl, flight{toServer: e.ToServer, bytes: e.Bytes, at: e.At.Sub(evs[0].At)})
+		}
+		last = e.At
+	}
+	return fl
+}
+
+// roundTrips counts the flights to the server that the server answered.
+func roundTrips(fl flightList) int {
+	n := 0
+	for i := 0; i+1 < len(fl); i++ {
+		if fl[i].toServer && !fl[i+1].toServer {
+			n++
+		}
+	}
+	return n
 }
 
 // runOnce runs cl and returns its wall time; a failure is an error.

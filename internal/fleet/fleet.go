@@ -149,6 +149,7 @@ type Fleet struct {
 	release func() // drops the address reservation
 
 	latency atomic.Int64 // one-way delay of the relays, nanoseconds
+	trace   atomic.Pointer[func(RelayEvent)]
 
 	mu      sync.Mutex
 	relays  []*relay      // by host index, with Options.Latency or Relay

@@ -36,6 +36,25 @@ func (f *Fleet) SetLatency(d time.Duration) error {
 	return nil
 }
 
+// RelayEvent is a chunk of data a relay read from one end of a connection.
+type RelayEvent struct {
+	Host     string
+	Conn     int  // the relay's number for the connection, per host
+	ToServer bool // read from the client, for sshd
+	Bytes    int
+	At       time.Time // when it was read (it is written Latency later)
+}
+
+// TraceRelays makes the relays call fn for every chunk they read (nil:
+// stop). fn must be quick and safe for concurrent use.
+func (f *Fleet) TraceRelays(fn func(RelayEvent)) {
+	if fn == nil {
+		f.trace.Store(nil)
+		return
+	}
+	f.trace.Store(&fn)
+}
+
 // Latency returns the relays' one-way delay.
 func (f *Fleet) Latency() time.Duration { return time.Duration(f.latency.Load()) }
 
@@ -46,9 +65,12 @@ func (f *Fleet) Latency() time.Duration { return time.Duration(f.latency.Load())
 type relay struct {
 	ln    net.Listener
 	delay *atomic.Int64
+	host  string
+	trace *atomic.Pointer[func(RelayEvent)]
+	conns atomic.Int64 // numbers the connections
 
 	mu     sync.Mutex
-	conns  map[net.Conn]*atomic.Bool // each side of a connection: cut
+	open   map[net.Conn]*atomic.Bool // each side of a connection: cut
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -65,7 +87,7 @@ func (f *Fleet) startRelay(i int) error {
 	if err != nil {
 		return fmt.Errorf("fleet: relay of %s: %w", h.Name, err)
 	}
-	r := &relay{ln: ln, delay: &f.latency, conns: map[net.Conn]*atomic.Bool{}}
+	r := &relay{ln: ln, delay: &f.latency, host: h.Name, trace: &f.trace, open: map[net.Conn]*atomic.Bool{}}
 	upstream := net.JoinHostPort(h.Addr, strconv.Itoa(h.SSHDPort))
 	r.wg.Add(1)
 	go r.serve(upstream)
@@ -105,7 +127,7 @@ func (r *relay) track(c net.Conn, cut *atomic.Bool) bool {
 	if r.closed {
 		return false
 	}
-	r.conns[c] = cut
+	r.open[c] = cut
 	return true
 }
 
@@ -125,7 +147,7 @@ func (f *Fleet) CutConnections(name string) error {
 			return fmt.Errorf("fleet: host %s has no relay (start the fleet with Options.Latency or Options.Relay)", name)
 		}
 		r.mu.Lock()
-		for _, cut := range r.conns {
+		for _, cut := range r.open {
 			cut.Store(true)
 		}
 		r.mu.Unlock()
@@ -148,16 +170,24 @@ func (r *relay) handle(c net.Conn, upstream string) {
 	if !r.track(up, cut) {
 		return
 	}
+	n := int(r.conns.Add(1))
+	tracer := func(toServer bool) func(int, time.Time) {
+		return func(bytes int, at time.Time) {
+			if fn := r.trace.Load(); fn != nil {
+				(*fn)(RelayEvent{Host: r.host, Conn: n, ToServer: toServer, Bytes: bytes, At: at})
+			}
+		}
+	}
 	done := make(chan struct{})
 	go func() {
-		delayed(up, c, r.delay, cut)
+		delayed(up, c, r.delay, cut, tracer(true))
 		close(done)
 	}()
-	delayed(c, up, r.delay, cut)
+	delayed(c, up, r.delay, cut, tracer(false))
 	<-done
 	r.mu.Lock()
-	delete(r.conns, c)
-	delete(r.conns, up)
+	delete(r.open, c)
+	delete(r.open, up)
 	r.mu.Unlock()
 }
 
@@ -165,7 +195,7 @@ func (r *relay) stop() {
 	r.ln.Close()
 	r.mu.Lock()
 	r.closed = true
-	for c := range r.conns {
+	for c := range r.open {
 		c.Close()
 	}
 	r.mu.Unlock()
@@ -175,8 +205,8 @@ func (r *relay) stop() {
 // delayed copies src to dst, writing each chunk read *delay after it was
 // read, in order, then half-closes dst. A read error other than EOF (a
 // reset) closes both ends. Once cut, what it reads is dropped and it
-// closes nothing until the relay stops.
-func delayed(dst, src net.Conn, delay *atomic.Int64, cut *atomic.Bool) {
+// closes nothing until the relay stops. trace is told of every chunk.
+func delayed(dst, src net.Conn, delay *atomic.Int64, cut *atomic.Bool, trace func(int, time.Time)) {
 	type chunk struct {
 		b   []byte
 		due time.Time
@@ -189,7 +219,9 @@ func delayed(dst, src net.Conn, delay *atomic.Int64, cut *atomic.Bool) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				q <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(time.Duration(delay.Load()))}
+				now := time.Now()
+				trace(n, now)
+				q <- chunk{append([]byte(nil), buf[:n]...), now.Add(time.Duration(delay.Load()))}
 			}
 			if err != nil {
 				readErr = err
