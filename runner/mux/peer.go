@@ -237,14 +237,20 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 	}
 	k.sessions++
 	gated := m.Type == "session"
-	sp := k.spare
-	if gated && len(m.Data) == 0 && sp != nil {
+	sp, stale := k.spare, (*spare)(nil)
+	switch {
+	case sp == nil || !gated || len(m.Data) > 0:
+		sp = nil
+	case time.Since(sp.opened) < spareFresh:
 		k.spare = nil // taken: its slot of the gate is now this session's
 		close(sp.taken)
-	} else {
-		sp = nil
+	default:
+		sp, stale = nil, sp
 	}
 	s.mu.Unlock()
+	if stale != nil {
+		s.dropSpare(k, stale)
+	}
 	defer func() {
 		s.mu.Lock()
 		k.sessions--
@@ -296,7 +302,14 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 	s.mu.Lock()
 	k.served++
 	s.mu.Unlock()
-	splice(down, downReqs, up, upReqs)
+	var stuck func()
+	if sp != nil {
+		// The spare's connection proved alive moments ago, but not since:
+		// a first request left unanswered for the run's connect timeout
+		// means it died.
+		stuck = func() { s.lose(k, errors.New("no answer to a request within "+l.timeout.String())) }
+	}
+	splice(down, downReqs, up, upReqs, l.timeout, stuck)
 }
 
 // openUpstream opens a channel on k. A connection that does not answer

@@ -11,11 +11,22 @@ import (
 // anyone asked for it: the next session dt opens there takes it, and costs
 // no round trip to open (a warm session then costs one round trip, its
 // command, instead of two). It holds one slot of the connection's gate.
+//
+// A spare is taken only while fresh (spareFresh): its open proved the
+// connection alive that recently. An older one is dropped and the session
+// opens a channel of its own, whose open is then the proof (a network cut
+// since is found by the open's timeout, and dt asks for a new connection
+// without a failure line). Back-to-back runs, such as a deploy hook's
+// commands or a loop, get the spare.
 type spare struct {
-	ch    ssh.Channel
-	reqs  <-chan *ssh.Request // the channel's requests, for the taker
-	taken chan struct{}       // closed by the session that takes it (under server.mu)
+	ch     ssh.Channel
+	reqs   <-chan *ssh.Request // the channel's requests, for the taker
+	taken  chan struct{}       // closed by the session that takes it (under server.mu)
+	opened time.Time
 }
+
+// spareFresh is how long a spare stays usable after its open.
+const spareFresh = 2 * time.Second
 
 // openSpare opens a spare session on k when k has none, no session open
 // and a free slot in its gate (a spare never makes a session wait).
@@ -48,7 +59,7 @@ func (s *server) openSpare(k *kept, timeout time.Duration) {
 			return
 		}
 		out := make(chan *ssh.Request)
-		sp := &spare{ch: ch, reqs: out, taken: make(chan struct{})}
+		sp := &spare{ch: ch, reqs: out, taken: make(chan struct{}), opened: time.Now()}
 		k.spare = sp
 		s.mu.Unlock()
 		go s.pumpSpare(k, sp, reqs, out)
@@ -60,18 +71,7 @@ func (s *server) openSpare(k *kept, timeout time.Duration) {
 // anything arrives, before a session takes it is no spare: it is dropped.
 func (s *server) pumpSpare(k *kept, sp *spare, reqs <-chan *ssh.Request, out chan<- *ssh.Request) {
 	defer close(out)
-	drop := func() {
-		s.mu.Lock()
-		mine := k.spare == sp
-		if mine {
-			k.spare = nil
-		}
-		s.mu.Unlock()
-		if mine {
-			sp.ch.Close()
-			k.gate.Release()
-		}
-	}
+	drop := func() { s.dropSpare(k, sp) }
 	for {
 		select {
 		case <-sp.taken:
@@ -98,5 +98,19 @@ func (s *server) pumpSpare(k *kept, sp *spare, reqs <-chan *ssh.Request, out cha
 				r.Reply(false, nil)
 			}
 		}
+	}
+}
+
+// dropSpare closes sp unless a session took it.
+func (s *server) dropSpare(k *kept, sp *spare) {
+	s.mu.Lock()
+	mine := k.spare == sp
+	if mine {
+		k.spare = nil
+	}
+	s.mu.Unlock()
+	if mine {
+		sp.ch.Close()
+		k.gate.Release()
 	}
 }
