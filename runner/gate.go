@@ -102,19 +102,6 @@ func (g *SessionGate) acquire(ctx context.Context) error {
 	}
 }
 
-// TryAcquire takes a slot when one is free now, without waiting; the
-// caller then opens a session and Releases the slot when it ends (or when
-// the open failed).
-func (g *SessionGate) TryAcquire() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.open < g.limit {
-		g.open++
-		return true
-	}
-	return false
-}
-
 // Release frees the slot of a session that has ended.
 func (g *SessionGate) Release() {
 	g.mu.Lock()

@@ -31,8 +31,6 @@ type kept struct {
 	jump     bool
 	retired  bool  // never handed out again; closed once idle
 	lost     error // why it is known to be dead
-	spare    *spare
-	sparing  bool // a spare is being opened
 }
 
 func (k *kept) busy() bool { return k.leases+k.sessions+k.children+k.pins > 0 }

@@ -236,27 +236,12 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 		return
 	}
 	k.sessions++
-	gated := m.Type == "session"
-	sp, stale := k.spare, (*spare)(nil)
-	switch {
-	case sp == nil || !gated || len(m.Data) > 0:
-		sp = nil
-	case time.Since(sp.opened) < spareFresh:
-		k.spare = nil // taken: its slot of the gate is now this session's
-		close(sp.taken)
-	default:
-		sp, stale = nil, sp
-	}
 	s.mu.Unlock()
-	if stale != nil {
-		s.dropSpare(k, stale)
-	}
 	defer func() {
 		s.mu.Lock()
 		k.sessions--
 		k.lastUsed = time.Now()
 		s.mu.Unlock()
-		s.openSpare(k, l.timeout)
 	}()
 
 	var (
@@ -268,12 +253,10 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 		up, upReqs, err = s.openUpstream(p.ctx, k, l.timeout, m.Type, m.Data)
 		return err
 	}
-	switch {
-	case sp != nil:
-		up, upReqs = sp.ch, sp.reqs
-	case gated:
+	gated := m.Type == "session"
+	if gated {
 		err = k.gate.Open(p.ctx, open)
-	default:
+	} else {
 		err = open()
 	}
 	if err != nil {
@@ -302,14 +285,7 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 	s.mu.Lock()
 	k.served++
 	s.mu.Unlock()
-	var stuck func()
-	if sp != nil {
-		// The spare's connection proved alive moments ago, but not since:
-		// a first request left unanswered for the run's connect timeout
-		// means it died.
-		stuck = func() { s.lose(k, errors.New("no answer to a request within "+l.timeout.String())) }
-	}
-	splice(down, downReqs, up, upReqs, l.timeout, stuck)
+	splice(down, downReqs, up, upReqs)
 }
 
 // openUpstream opens a channel on k. A connection that does not answer

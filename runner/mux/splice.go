@@ -3,7 +3,6 @@ package mux
 import (
 	"io"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -14,10 +13,7 @@ import (
 // window-change from dt; exit-status, exit-signal from the host) with
 // its reply. dt learns the end of a command as over a direct connection:
 // its output, then EOF, then its exit status, then the close.
-//
-// When stuck is set, it is called if dt's first request that wants a
-// reply gets none within timeout (the connection died unnoticed).
-func splice(down ssh.Channel, downReqs <-chan *ssh.Request, up ssh.Channel, upReqs <-chan *ssh.Request, timeout time.Duration, stuck func()) {
+func splice(down ssh.Channel, downReqs <-chan *ssh.Request, up ssh.Channel, upReqs <-chan *ssh.Request) {
 	go func() {
 		io.Copy(up, down)
 		up.CloseWrite()
@@ -45,12 +41,12 @@ func splice(down ssh.Channel, downReqs <-chan *ssh.Request, up ssh.Channel, upRe
 	// have its channel closed to dt before dt has that yes.
 	var inflight sync.Mutex
 	go func() {
-		forward(up, downReqs, &inflight, timeout, stuck)
+		forward(up, downReqs, &inflight)
 		// dt closed its end. As over a direct connection, that alone
 		// does not stop the remote command (dt signals it first).
 		up.Close()
 	}()
-	forward(down, upReqs, nil, 0, nil)
+	forward(down, upReqs, nil)
 	// The host closed its end: everything it sent is on its way to dt.
 	<-eof
 	inflight.Lock()
@@ -59,24 +55,14 @@ func splice(down ssh.Channel, downReqs <-chan *ssh.Request, up ssh.Channel, upRe
 }
 
 // forward sends every request of reqs on to, replying with to's answer,
-// each under mu when it is set. When stuck is set, it is called if the
-// first request that wants a reply has none within timeout. A request
-// whose channel died gets no reply: its channel is closed instead, as
-// over a direct connection.
-func forward(to ssh.Channel, reqs <-chan *ssh.Request, mu *sync.Mutex, timeout time.Duration, stuck func()) {
+// each under mu when it is set. A request whose channel died gets no
+// reply: its channel is closed instead, as over a direct connection.
+func forward(to ssh.Channel, reqs <-chan *ssh.Request, mu *sync.Mutex) {
 	for r := range reqs {
 		if mu != nil {
 			mu.Lock()
 		}
-		var watchdog *time.Timer
-		if stuck != nil && r.WantReply {
-			watchdog = time.AfterFunc(timeout, stuck)
-			stuck = nil
-		}
 		ok, err := to.SendRequest(r.Type, r.WantReply, r.Payload)
-		if watchdog != nil {
-			watchdog.Stop()
-		}
 		if r.WantReply && err == nil {
 			r.Reply(ok, nil)
 		}
