@@ -123,6 +123,7 @@ func run() int {
 	fs.StringVar(&c.out, "out", "bench/results", "directory for results (a subdirectory per run)")
 	fs.StringVar(&c.label, "label", "", "label of this run (default: date and time)")
 	fs.BoolVar(&c.dryRun, "n", false, "print the matrix and exit")
+	report := fs.String("report", "", "write summary.md and summary.json again from `DIR`/runs.json, run nothing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -187,6 +188,13 @@ func run() int {
 	}
 	if c.label == "" {
 		c.label = time.Now().Format("20060102-150405")
+	}
+	if *report != "" {
+		if err := rewriteSummary(*report, c); err != nil {
+			fmt.Fprintln(os.Stderr, "dtbench: error:", err)
+			return 1
+		}
+		return 0
 	}
 	plan := c.matrix()
 	if c.dryRun {
