@@ -508,6 +508,9 @@ func (f *Fleet) execPID(ctx context.Context, pid int, script string) ([]byte, er
 	cmd := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(pid), "--all", "--root", "--wd",
 		"/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=" + sysPath, "LANG=C.UTF-8"}
+	// When ctx ends, nsenter is killed, but what it started in the
+	// container may keep the output pipe open: stop waiting for it.
+	cmd.WaitDelay = 2 * time.Second
 	return cmd.CombinedOutput()
 }
 
