@@ -11,7 +11,7 @@ import (
 // BENCHMARKS.md): with no latency, wall time is flat from 32 up to 128
 // (the servers' CPU bounds it) and 256 is slower (contention); behind
 // 50-100 ms of latency each way a login waits 8 round trips, and 128 in
-// flight is 25-30% faster than 64 for cold and warm (--persist) runs
+// flight is 26-33% faster than 64 for cold and warm (--persist) runs
 // alike, while dt pays ~100 KiB per host in flight. Over longer links a
 // larger -C pays off more.
 const DefaultFanout = 128
