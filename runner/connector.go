@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 
@@ -46,6 +47,7 @@ type Hop struct {
 	p *Pool
 
 	once    sync.Once
+	loaded  atomic.Bool // Signers ran
 	signers []ssh.Signer
 	notes   []string
 
@@ -60,7 +62,10 @@ func (p *Pool) newHop(t *Target) *Hop {
 // Signers returns the keys to offer the hop, agent keys first, loading
 // key files on first use (an encrypted one asks its passphrase then).
 func (h *Hop) Signers() []ssh.Signer {
-	h.once.Do(func() { h.signers, h.notes = h.p.keys.signers(h.Target) })
+	h.once.Do(func() {
+		h.signers, h.notes = h.p.keys.signers(h.Target)
+		h.loaded.Store(true)
+	})
 	return h.signers
 }
 
@@ -129,8 +134,14 @@ func connectError(t *Target, hops []*Hop, err error) error {
 		if errors.As(hkErr, &hk) {
 			err = &Error{Stage: output.StageHostKey, Err: hk}
 		} else {
-			h.Signers() // already loaded when the connector asked for them
-			err = handshakeError(h.Target, he.Err, len(h.signers), h.notes)
+			// The keys, if the connector asked for them (never load them
+			// here: that could ask a passphrase for nothing).
+			var signers []ssh.Signer
+			var notes []string
+			if h.loaded.Load() {
+				signers, notes = h.signers, h.notes
+			}
+			err = handshakeError(h.Target, he.Err, len(signers), notes)
 		}
 	}
 	if he.Hop == len(hops)-1 {
