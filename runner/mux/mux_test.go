@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,5 +344,25 @@ func TestStop(t *testing.T) {
 	}
 	if _, err := GetStatus(e.dir); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("status after stop: %v", err)
+	}
+}
+
+// A login the server refuses through the keeper fails the host as on a
+// direct connection: stage auth, the keys offered.
+func TestAuthFailureThroughKeeper(t *testing.T) {
+	e := newEnv(t, 10)
+	_, wrong := newSigner(t)
+	dir := t.TempDir()
+	tg := e.target("h1", time.Minute)
+	tg.IdentityFiles = []string{writeKey(t, dir, wrong)}
+	p, _ := e.pool()
+	_, err := run(context.Background(), p, tg, runner.Command{Cmd: "echo x"})
+	h, port := e.srv.addr()
+	want := fmt.Sprintf("u@%s: permission denied (publickey; offered 1 key(s))", net.JoinHostPort(h, port))
+	if runner.Stage(err) != output.StageAuth || err == nil || err.Error() != want {
+		t.Errorf("err %v (stage %s), want auth: %s", err, runner.Stage(err), want)
+	}
+	if n := e.srv.logins.Load(); n != 0 {
+		t.Errorf("%d logins", n)
 	}
 }
