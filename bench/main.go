@@ -32,10 +32,19 @@ type cell struct {
 	Size int    `json:"size"`
 	Job  string `json:"job"`
 	Tool string `json:"tool"`
-	Mode string `json:"mode"` // modeDefault, modeTuned; modeDT for dt
+	Mode string `json:"mode"` // modeDefault, modeTuned; modeDT (cold) or modeWarm for dt
+	// Latency is the one-way delay the fleet's relays add, in ms (0: no
+	// relay, the hosts are dialed directly).
+	Latency int `json:"latency_ms,omitempty"`
 }
 
-func (c cell) String() string { return fmt.Sprintf("%d/%s/%s/%s", c.Size, c.Job, c.Tool, c.Mode) }
+func (c cell) String() string {
+	s := fmt.Sprintf("%d/%s/%s/%s", c.Size, c.Job, c.Tool, c.Mode)
+	if c.Latency > 0 {
+		s += fmt.Sprintf("/%dms", c.Latency)
+	}
+	return s
+}
 
 // config is the command line.
 type config struct {
@@ -53,6 +62,9 @@ type config struct {
 	fanout      int
 	dtModes     []string
 	dtBase      string
+	latencies   []int // one-way, ms
+	rtt         bool
+	deploy      int
 	dt          string
 	out         string
 	label       string
@@ -104,12 +116,16 @@ func run() int {
 	ansibleJobsF := fs.String("ansible-jobs", "hostname", "jobs ansible runs (it is slow)")
 	defaultsAt := fs.String("defaults-at", "100,500", "sizes at which the rivals also run with their defaults")
 	fs.IntVar(&c.fanout, "fanout", runner.DefaultFanout, "dt's fanout, also given to the tuned rivals")
+	latencyF := fs.String("latency", "0", "one-way delays in ms that a relay in front of every host adds (0: no relay); every cell runs at each")
+	fs.BoolVar(&c.rtt, "rtt", false, "measure the round trips of one cold login (dt, OpenSSH's ssh) through a relay, instead of the matrix")
+	fs.IntVar(&c.deploy, "deploy", 0, "run the deploy-hook sequence (four dt commands) cold and warm on N systemd containers, instead of the matrix")
 	fs.StringVar(&c.dt, "dt", "bin/dt", "dt binary")
-	dtModesF := fs.String("dt-modes", modeDT, "dt's modes: - (lines on a pipe), gather (-b), tty (stdout and stderr on a terminal, -q), progress (on a terminal with the progress line and summary), base (the -dt-base binary), sort (--sort)")
+	dtModesF := fs.String("dt-modes", "cold", "dt's modes: cold or - (lines on a pipe, a run of its own), warm (over the connections a first run left in the keeper, --persist), gather (-b), tty (stdout and stderr on a terminal, -q), progress (on a terminal with the progress line and summary), base (the -dt-base binary), sort (--sort)")
 	fs.StringVar(&c.dtBase, "dt-base", "", "a baseline dt binary for mode base (e.g. built from main)")
 	fs.StringVar(&c.out, "out", "bench/results", "directory for results (a subdirectory per run)")
 	fs.StringVar(&c.label, "label", "", "label of this run (default: date and time)")
 	fs.BoolVar(&c.dryRun, "n", false, "print the matrix and exit")
+	report := fs.String("report", "", "write summary.md and summary.json again from `DIR`/runs.json, run nothing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -130,9 +146,20 @@ func run() int {
 		return 2
 	}
 	c.tools, c.modes, c.jobs, c.bigJobs = strList(*toolsF), strList(*modesF), strList(*jobsF), strList(*bigJobsF)
+	for _, f := range strList(*latencyF) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "dtbench: error: -latency: %q is not a number of ms\n", f)
+			return 2
+		}
+		c.latencies = append(c.latencies, n)
+	}
 	c.ansibleJobs = strList(*ansibleJobsF)
-	c.dtModes = strList(*dtModesF)
-	for _, m := range c.dtModes {
+	for _, m := range strList(*dtModesF) {
+		if m == "cold" {
+			m = modeDT
+		}
+		c.dtModes = append(c.dtModes, m)
 		if !contains(dtModes, m) {
 			fmt.Fprintf(os.Stderr, "dtbench: error: unknown dt mode %q (%s)\n", m, strings.Join(dtModes, ", "))
 			return 2
@@ -167,6 +194,13 @@ func run() int {
 	if c.label == "" {
 		c.label = time.Now().Format("20060102-150405")
 	}
+	if *report != "" {
+		if err := rewriteSummary(*report, c); err != nil {
+			fmt.Fprintln(os.Stderr, "dtbench: error:", err)
+			return 1
+		}
+		return 0
+	}
 	plan := c.matrix()
 	if c.dryRun {
 		for _, size := range sortedSizes(plan) {
@@ -179,7 +213,15 @@ func run() int {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := bench(ctx, c, plan); err != nil {
+	switch {
+	case c.rtt:
+		err = benchRTT(ctx, c)
+	case c.deploy > 0:
+		err = benchDeploy(ctx, c)
+	default:
+		err = bench(ctx, c, plan)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "dtbench: error:", err)
 		return 1
 	}
@@ -190,43 +232,41 @@ func run() int {
 func (c config) matrix() map[int][]cell {
 	plan := map[int][]cell{}
 	add := func(size int, jobs []string, tools []string) {
-		for _, j := range jobs {
-			jb, _ := jobByName(j)
-			for _, t := range tools {
-				if t == "dt" {
-					if jb.kind == kindPushAgain {
-						continue // placed right after dt's push
-					}
-					modes := c.dtModes
-					if len(modes) == 0 {
-						modes = []string{modeDT}
-					}
-					for _, m := range modes {
-						if jb.outBytes > 0 && onTerminal(m) || jb.kind != "" && m != modeDT {
-							continue
+		for _, lat := range c.latencies {
+			for _, j := range jobs {
+				jb, _ := jobByName(j)
+				for _, t := range tools {
+					if t == "dt" {
+						if jb.kind == kindPushAgain {
+							continue // placed right after dt's push
 						}
-						plan[size] = append(plan[size], cell{size, j, t, m})
-						if jb.kind == kindPush && contains(jobs, "push-again") {
-							// dt's unchanged run right after its changed one
-							plan[size] = append(plan[size], cell{size, "push-again", t, m})
+						for _, m := range c.dtModes {
+							if jb.outBytes > 0 && onTerminal(m) || jb.kind != "" && m != modeDT {
+								continue
+							}
+							plan[size] = append(plan[size], cell{size, j, t, m, lat})
+							if jb.kind == kindPush && contains(jobs, "push-again") {
+								// dt's unchanged run right after its changed one
+								plan[size] = append(plan[size], cell{size, "push-again", t, m, lat})
+							}
 						}
+						continue
 					}
-					continue
-				}
-				if jb.kind != "" && (t == "ansible" || jb.kind == kindPushAgain) {
-					continue // file jobs: pdcp, clush --copy, parallel-scp; no rival has an unchanged run
-				}
-				if jb.outBytes > 0 {
-					continue // the large-output jobs measure dt's memory bound only
-				}
-				if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
-					continue
-				}
-				for _, m := range c.modes {
-					if m == modeDefault && (!containsInt(c.defaultsAt, size) || jb.kind != "") {
-						continue // file jobs run the rivals tuned only
+					if jb.kind != "" && (t == "ansible" || jb.kind == kindPushAgain) {
+						continue // file jobs: pdcp, clush --copy, parallel-scp; no rival has an unchanged run
 					}
-					plan[size] = append(plan[size], cell{size, j, t, m})
+					if jb.outBytes > 0 {
+						continue // the large-output jobs measure dt's memory bound only
+					}
+					if t == "ansible" && (size > c.ansibleMax || !contains(c.ansibleJobs, j)) {
+						continue
+					}
+					for _, m := range c.modes {
+						if m == modeDefault && (!containsInt(c.defaultsAt, size) || jb.kind != "") {
+							continue // file jobs run the rivals tuned only
+						}
+						plan[size] = append(plan[size], cell{size, j, t, m, lat})
+					}
 				}
 			}
 		}
@@ -352,7 +392,11 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 	}
 	t0 := time.Now()
 	fmt.Fprintf(os.Stderr, "dtbench: starting %d hosts\n", size)
-	f, ferr := fleet.Start(ctx, fleet.Options{Dir: filepath.Join(dir, "fleet"), N: size})
+	relay := false
+	for _, cl := range cells {
+		relay = relay || cl.Latency > 0
+	}
+	f, ferr := fleet.Start(ctx, fleet.Options{Dir: filepath.Join(dir, "fleet"), N: size, Relay: relay})
 	if err := own.enter(os.Getpid()); err != nil {
 		if f != nil {
 			f.Stop()
@@ -404,21 +448,35 @@ func benchSize(ctx context.Context, c config, dtBin string, top *cgroup, size in
 	if err != nil {
 		return nil, err
 	}
-	for rep := 1; rep <= c.reps; rep++ {
-		for _, cl := range cells {
-			if err := ctx.Err(); err != nil {
-				return results, err
+	var lats []int
+	for _, cl := range cells {
+		if !containsInt(lats, cl.Latency) {
+			lats = append(lats, cl.Latency)
+		}
+	}
+	for _, lat := range lats {
+		if relay {
+			f.SetLatency(time.Duration(lat) * time.Millisecond)
+		}
+		for rep := 1; rep <= c.reps; rep++ {
+			for _, cl := range cells {
+				if cl.Latency != lat {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return results, err
+				}
+				r, err := m.run(ctx, cl, rep)
+				if err != nil {
+					return results, fmt.Errorf("%s rep %d: %w", cl, rep, err)
+				}
+				if cl.Tool == "dt" {
+					r.IdleRSSKiB = idle
+				}
+				results = append(results, r)
+				fmt.Fprintf(os.Stderr, "dtbench: %-34s rep %d  wall %6.2fs  client cpu %6.2fs  sshd cpu %6.2fs  peak %7.1f MiB  handshakes %5d  failed %d%s\n",
+					cl, rep, r.WallS, r.ClientCPUS, r.ServerCPUS, float64(r.PeakRSSKiB)/1024, r.Handshakes, r.Failed, firstNote(r.Note))
 			}
-			r, err := m.run(ctx, cl, rep)
-			if err != nil {
-				return results, fmt.Errorf("%s rep %d: %w", cl, rep, err)
-			}
-			if cl.Tool == "dt" {
-				r.IdleRSSKiB = idle
-			}
-			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "dtbench: %-28s rep %d  wall %6.2fs  client cpu %6.2fs  sshd cpu %6.2fs  peak %7.1f MiB  handshakes %5d  failed %d%s\n",
-				cl, rep, r.WallS, r.ClientCPUS, r.ServerCPUS, float64(r.PeakRSSKiB)/1024, r.Handshakes, r.Failed, firstNote(r.Note))
 		}
 	}
 	return results, nil

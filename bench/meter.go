@@ -37,14 +37,17 @@ type runResult struct {
 	PeakRSSKiB int64 `json:"peak_rss_kib"`
 	// PeakPSSKiB is the largest sampled sum of Pss (shared pages divided
 	// among the processes sharing them).
-	PeakPSSKiB int64  `json:"peak_pss_kib"`
-	MaxProcs   int    `json:"max_procs"`      // most client processes seen at once
-	IdleRSSKiB int64  `json:"idle_rss_kib"`   // dt only: maxrss of "dt all: list" (connects to nothing)
-	Handshakes int    `json:"handshakes"`     // logins the fleet's sshds accepted during the run
-	Invocation int    `json:"invocations"`    // tool invocations in the run
-	Failed     int    `json:"failed_hosts"`   // hosts not verified okay
-	ExitStatus int    `json:"exit_status"`    // largest exit status of the invocations
-	Note       string `json:"note,omitempty"` // first failures, with reasons
+	PeakPSSKiB int64 `json:"peak_pss_kib"`
+	MaxProcs   int   `json:"max_procs"`    // most client processes seen at once
+	IdleRSSKiB int64 `json:"idle_rss_kib"` // dt only: maxrss of "dt all: list" (connects to nothing)
+	Handshakes int   `json:"handshakes"`   // logins the fleet's sshds accepted during the run
+	// KeeperCPUS is the CPU of dt's connection keeper during a warm run,
+	// included in ClientCPUS.
+	KeeperCPUS float64 `json:"keeper_cpu_s,omitempty"`
+	Invocation int     `json:"invocations"`    // tool invocations in the run
+	Failed     int     `json:"failed_hosts"`   // hosts not verified okay
+	ExitStatus int     `json:"exit_status"`    // largest exit status of the invocations
+	Note       string  `json:"note,omitempty"` // first failures, with reasons
 }
 
 // meter runs cells against one fleet and measures them.
@@ -71,13 +74,14 @@ func (m *meter) handshakes() (map[string]int, error) {
 	return out, nil
 }
 
-// settle waits until the fleet is back to one process (its sshd) per host,
-// so that the sshd CPU of a run's last sessions is counted in that run.
-func (m *meter) settle() {
+// settle waits until the fleet is back to one process (its sshd) per host
+// plus extra (the two processes of every connection a keeper holds), so
+// that the sshd CPU of a run's last sessions is counted in that run.
+func (m *meter) settle(extra int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		p, err := m.fleetCG.procs()
-		if err != nil || len(p) <= len(m.fleet.Hosts) {
+		if err != nil || len(p) <= len(m.fleet.Hosts)+extra {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -229,7 +233,26 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		hostSet[h] = true
 	}
 
-	m.settle()
+	// A warm run: a keeper of its own, primed by a run of the same
+	// invocations; the measured run then finds every connection kept.
+	extra := 0
+	var kp *keeper
+	if cl.Mode == modeWarm {
+		var err error
+		if kp, err = m.startKeeper(ctx); err != nil {
+			return res, err
+		}
+		defer kp.stop(m)
+		for i := range invs {
+			invs[i].env = append(invs[i].env, kp.env...)
+		}
+		if err := m.prime(ctx, invs); err != nil {
+			return res, err
+		}
+		extra = 2 * len(m.env.hosts)
+	}
+
+	m.settle(extra)
 	hs0, err := m.handshakes()
 	if err != nil {
 		return res, err
@@ -237,6 +260,12 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	srv0, _, _, err := m.fleetCG.cpu()
 	if err != nil {
 		return res, err
+	}
+	var keep0 time.Duration
+	if kp != nil {
+		if keep0, _, _, err = kp.cg.cpu(); err != nil {
+			return res, err
+		}
 	}
 	cg, err := newCgroup(m.top.dir, "run")
 	if err != nil {
@@ -255,6 +284,10 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		defer tick.Stop()
 		for {
 			if pids, err := cg.procs(); err == nil {
+				if kp != nil {
+					kpids, _ := kp.cg.procs()
+					pids = append(pids, kpids...)
+				}
 				s := sampleMem(pids)
 				peak.rssKiB = max(peak.rssKiB, s.rssKiB)
 				peak.pssKiB = max(peak.pssKiB, s.pssKiB)
@@ -322,6 +355,14 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		return res, err
 	}
 	res.ClientCPUS, res.ClientUserS, res.ClientSysS = usage.Seconds(), user.Seconds(), sys.Seconds()
+	if kp != nil {
+		keep1, _, _, err := kp.cg.cpu()
+		if err != nil {
+			return res, err
+		}
+		res.KeeperCPUS = (keep1 - keep0).Seconds()
+		res.ClientCPUS += res.KeeperCPUS
+	}
 	res.PeakRSSKiB = max(peak.rssKiB, maxrss)
 	if cl.Tool == "dt" && maxrss > 0 {
 		res.PeakRSSKiB = maxrss // the samples also hold GNU time's own RSS
@@ -334,7 +375,7 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		return res, err
 	}
 
-	m.settle()
+	m.settle(extra)
 	srv1, _, _, err := m.fleetCG.cpu()
 	if err != nil {
 		return res, err
@@ -349,7 +390,8 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 		res.Handshakes += d
 		// At least one login per host: a tool may legitimately reuse a
 		// connection across its invocations (ansible's ControlPersist).
-		if d < 1 {
+		// A warm dt run reuses the keeper's: it logs in nowhere.
+		if d < 1 && cl.Mode != modeWarm {
 			setOnce(failed, h, "its sshd accepted no login")
 		}
 	}
@@ -385,7 +427,7 @@ func (m *meter) run(ctx context.Context, cl cell, rep int) (runResult, error) {
 	if res.ExitStatus != 0 && res.Failed == 0 {
 		res.Note = fmt.Sprintf("exit status %d with no failed host", res.ExitStatus)
 	}
-	raw := filepath.Join(m.rawDir, fmt.Sprintf("%d-%s-%s-%s-rep%d.txt", cl.Size, cl.Job, cl.Tool, strings.Trim(cl.Mode, "-"), rep))
+	raw := filepath.Join(m.rawDir, fmt.Sprintf("%d-%s-%s-%s-%dms-rep%d.txt", cl.Size, cl.Job, cl.Tool, strings.Trim(cl.Mode, "-"), cl.Latency, rep))
 	var b bytes.Buffer
 	for i, inv := range invs {
 		fmt.Fprintf(&b, "### %q\n### env %q\n### stdout\n%s### stderr\n%s", inv.argv, inv.env, outs[2*i], outs[2*i+1])

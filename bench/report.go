@@ -98,11 +98,11 @@ func writeResults(dir string, c config, machine string, results []runResult) err
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"size", "job", "tool", "mode", "rep", "fanout", "wall_s", "client_cpu_s", "client_user_s", "client_sys_s",
-		"server_cpu_s", "peak_rss_kib", "peak_pss_kib", "max_procs", "idle_rss_kib", "handshakes", "invocations", "failed_hosts", "exit_status", "note"})
+	_ = w.Write([]string{"size", "latency_ms", "job", "tool", "mode", "rep", "fanout", "wall_s", "client_cpu_s", "client_user_s", "client_sys_s",
+		"keeper_cpu_s", "server_cpu_s", "peak_rss_kib", "peak_pss_kib", "max_procs", "idle_rss_kib", "handshakes", "invocations", "failed_hosts", "exit_status", "note"})
 	for _, r := range results {
-		_ = w.Write([]string{strconv.Itoa(r.Size), r.Job, r.Tool, r.Mode, strconv.Itoa(r.Rep), strconv.Itoa(r.Fanout),
-			ff(r.WallS), ff(r.ClientCPUS), ff(r.ClientUserS), ff(r.ClientSysS), ff(r.ServerCPUS),
+		_ = w.Write([]string{strconv.Itoa(r.Size), strconv.Itoa(r.Latency), r.Job, r.Tool, r.Mode, strconv.Itoa(r.Rep), strconv.Itoa(r.Fanout),
+			ff(r.WallS), ff(r.ClientCPUS), ff(r.ClientUserS), ff(r.ClientSysS), ff(r.KeeperCPUS), ff(r.ServerCPUS),
 			strconv.FormatInt(r.PeakRSSKiB, 10), strconv.FormatInt(r.PeakPSSKiB, 10), strconv.Itoa(r.MaxProcs),
 			strconv.FormatInt(r.IdleRSSKiB, 10), strconv.Itoa(r.Handshakes), strconv.Itoa(r.Invocation),
 			strconv.Itoa(r.Failed), strconv.Itoa(r.ExitStatus), r.Note})
@@ -124,6 +124,7 @@ func ff(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 type sizeJob struct {
 	size int
 	job  string
+	lat  int
 }
 
 // markdown renders the summary tables: one per fleet size and job, dt
@@ -134,7 +135,7 @@ func markdown(c config, machine string, sums []summary, cores int) string {
 	groups := map[sizeJob][]summary{}
 	var keys []sizeJob
 	for _, s := range sums {
-		k := sizeJob{s.Size, s.Job}
+		k := sizeJob{s.Size, s.Job, s.Latency}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -144,29 +145,40 @@ func markdown(c config, machine string, sums []summary, cores int) string {
 		if keys[i].size != keys[j].size {
 			return keys[i].size < keys[j].size
 		}
+		if keys[i].lat != keys[j].lat {
+			return keys[i].lat < keys[j].lat
+		}
 		return jobIndex(keys[i].job) < jobIndex(keys[j].job)
 	})
 	var head strings.Builder
-	head.WriteString("| hosts | job | limit s | dt wall s | dt ÷ limit | best tuned rival | dt ÷ it (wall) | best default rival | dt ÷ it (wall) | dt client CPU ÷ pdsh tuned | dt sshd ms/login ÷ pdsh tuned | dt logins/host | dt KiB/in-flight host | failures |\n")
-	head.WriteString("|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---|\n")
+	head.WriteString("| hosts | delay ms | job | limit s | dt wall s | dt ÷ limit | dt warm wall s | warm ÷ cold | warm logins | best tuned rival | dt ÷ it (wall) | warm ÷ it | best default rival | dt ÷ it (wall) | dt client CPU ÷ pdsh tuned | dt sshd ms/login ÷ pdsh tuned | dt logins/host | dt KiB/in-flight host | failures |\n")
+	head.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---|\n")
 	var detail strings.Builder
 	for _, k := range keys {
 		g := groups[k]
 		sort.SliceStable(g, func(i, j int) bool { return toolIndex(g[i]) < toolIndex(g[j]) })
 		limit := -1.0
 		for _, s := range g {
-			if s.FailedRuns == 0 && (limit < 0 || s.ServerCPU.Med < limit) {
+			// A warm run logs in nowhere: the limit is what the logins cost.
+			if s.Mode != modeWarm && s.FailedRuns == 0 && (limit < 0 || s.ServerCPU.Med < limit) {
 				limit = s.ServerCPU.Med
 			}
 		}
 		limit /= float64(cores)
-		// dt's default mode is the reference its other modes and the
-		// rivals are compared with.
-		var dt *summary
-		for i := range g {
-			if g[i].Tool == "dt" && (dt == nil || g[i].Mode == modeDT) {
-				dt = &g[i]
+		// dt's default (cold) mode is the reference its other modes and
+		// the rivals are compared with.
+		dt, warm := find(g, "dt", modeDT), find(g, "dt", modeWarm)
+		if dt == nil {
+			for i := range g {
+				if g[i].Tool == "dt" && g[i].Mode != modeWarm {
+					dt = &g[i]
+					break
+				}
 			}
+		}
+		warmWall, warmLogins := "–", "–"
+		if warm != nil {
+			warmWall, warmLogins = fmt.Sprintf("%.2f", warm.Wall.Med), fmt.Sprintf("%.0f", warm.Handshakes.Med)
 		}
 		bestTuned, bestDefault, pdshTuned := best(g, modeTuned), best(g, modeDefault), find(g, "pdsh", modeTuned)
 		failures := "none"
@@ -180,14 +192,19 @@ func markdown(c config, machine string, sums []summary, cores int) string {
 			failures = strings.Join(bad, ", ")
 		}
 		if dt != nil {
-			fmt.Fprintf(&head, "| %d | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n",
-				k.size, k.job, limit, dt.Wall.Med, ratio(dt.Wall.Med, limit),
-				name(bestTuned), ratioS(dt, bestTuned, wallOf), name(bestDefault), ratioS(dt, bestDefault, wallOf),
+			fmt.Fprintf(&head, "| %d | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n",
+				k.size, k.lat, k.job, limit, dt.Wall.Med, ratio(dt.Wall.Med, limit),
+				warmWall, ratioS(warm, dt, wallOf), warmLogins,
+				name(bestTuned), ratioS(dt, bestTuned, wallOf), ratioS(warm, bestTuned, wallOf), name(bestDefault), ratioS(dt, bestDefault, wallOf),
 				ratioS(dt, pdshTuned, cpuOf), ratioS(dt, pdshTuned, msPerLogin),
 				dt.Handshakes.Med/float64(k.size), kib(dt.KiBPerFlight), failures)
 		}
 
-		fmt.Fprintf(&detail, "\n#### %d hosts, `%s` (limit = least sshd CPU ÷ %d cores = %.2f s)\n\n", k.size, k.job, cores, limit)
+		delay := ""
+		if k.lat > 0 {
+			delay = fmt.Sprintf(", %d ms each way", k.lat)
+		}
+		fmt.Fprintf(&detail, "\n#### %d hosts%s, `%s` (limit = least sshd CPU ÷ %d cores = %.2f s)\n\n", k.size, delay, k.job, cores, limit)
 		detail.WriteString("| tool | mode | fanout | wall s | client CPU s | sshd CPU s | sshd ms/login | logins | peak RSS MiB | peak PSS MiB | failed runs | dt ÷ this: wall | client CPU |\n")
 		detail.WriteString("|---|---|---:|---|---|---|---:|---:|---|---:|---:|---:|---:|\n")
 		for i := range g {
@@ -216,7 +233,7 @@ func toolIndex(s summary) int {
 	for i, t := range tools {
 		if t.name == s.Tool {
 			m := 0
-			if s.Mode == modeTuned {
+			if s.Mode == modeTuned || s.Mode == modeWarm {
 				m = 1
 			}
 			return 2*i + m
@@ -291,4 +308,23 @@ func kib(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// rewriteSummary renders dir's summaries again from its runs.json (after a
+// change to the report), with c's reps and fanout.
+func rewriteSummary(dir string, c config) error {
+	data, err := os.ReadFile(filepath.Join(dir, "runs.json"))
+	if err != nil {
+		return err
+	}
+	var results []runResult
+	if err := json.Unmarshal(data, &results); err != nil {
+		return fmt.Errorf("%s/runs.json: %w", dir, err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		return err
+	}
+	machine, _, _ := strings.Cut(strings.TrimPrefix(string(md), "Machine: "), ". Reps per cell")
+	return writeResults(dir, c, machine, results)
 }

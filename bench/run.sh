@@ -9,6 +9,11 @@
 #
 #   bench/run.sh -sizes 100 -scale '' -reps 1
 #
+# Warm runs (--persist) are in the matrix (-dt-modes cold,warm); -latency
+# 25,50,100 puts a delaying relay in front of every host; -rtt counts the
+# round trips of one login; -deploy N runs the deploy hook on N systemd
+# containers.
+#
 # bin/dtbench -h lists every flag; -n prints the matrix without running it.
 set -eu
 cd "$(dirname "$0")/.."

@@ -147,6 +147,7 @@ func TestInvocations(t *testing.T) {
 		{"dt", modeTTY, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 -q all: ssh uname -s; date +%s; hostname"}, ""},
 		{"dt", modeProgress, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
 		{"dt", modeBase, seq, []string{"/x/dt-main -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeWarm, line, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 --persist 30m all: ssh uname -s; date +%s; hostname"}, ""},
 		{"pdsh", modeDefault, seq, []string{
 			"pdsh -R ssh -S -l fleet -w ^/f/hosts uname -s",
 			"pdsh -R ssh -S -l fleet -w ^/f/hosts date +%s",
@@ -182,7 +183,8 @@ func TestInvocations(t *testing.T) {
 func TestMatrix(t *testing.T) {
 	c := config{sizes: []int{100, 500}, scaleSizes: []int{1000}, tools: []string{"dt", "pdsh", "ansible"},
 		modes: []string{modeDefault, modeTuned}, jobs: []string{"true", "hostname"}, bigJobs: []string{"true"},
-		allJobsMax: 100, ansibleMax: 100, ansibleJobs: []string{"hostname"}, defaultsAt: []int{100}}
+		allJobsMax: 100, ansibleMax: 100, ansibleJobs: []string{"hostname"}, defaultsAt: []int{100},
+		dtModes: []string{modeDT, modeWarm}, latencies: []int{0}}
 	plan := c.matrix()
 	var got []string
 	for _, s := range sortedSizes(plan) {
@@ -191,13 +193,25 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 	want := []string{
-		"100/true/dt/-", "100/true/pdsh/default", "100/true/pdsh/tuned",
-		"100/hostname/dt/-", "100/hostname/pdsh/default", "100/hostname/pdsh/tuned", "100/hostname/ansible/default", "100/hostname/ansible/tuned",
-		"500/true/dt/-", "500/true/pdsh/tuned",
-		"1000/true/dt/-",
+		"100/true/dt/-", "100/true/dt/warm", "100/true/pdsh/default", "100/true/pdsh/tuned",
+		"100/hostname/dt/-", "100/hostname/dt/warm", "100/hostname/pdsh/default", "100/hostname/pdsh/tuned", "100/hostname/ansible/default", "100/hostname/ansible/tuned",
+		"500/true/dt/-", "500/true/dt/warm", "500/true/pdsh/tuned",
+		"1000/true/dt/-", "1000/true/dt/warm",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("matrix\n  %q\nwant\n  %q", got, want)
+	}
+
+	// With latencies, every cell runs at each.
+	c = config{sizes: []int{300}, tools: []string{"dt", "pdsh"}, modes: []string{modeTuned}, jobs: []string{"true"}, bigJobs: []string{"true"},
+		allJobsMax: 100, dtModes: []string{modeDT, modeWarm}, latencies: []int{0, 50}}
+	got = nil
+	for _, cl := range c.matrix()[300] {
+		got = append(got, cl.String())
+	}
+	want = []string{"300/true/dt/-", "300/true/dt/warm", "300/true/pdsh/tuned", "300/true/dt/-/50ms", "300/true/dt/warm/50ms", "300/true/pdsh/tuned/50ms"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("matrix with latencies\n  %q\nwant\n  %q", got, want)
 	}
 }
 

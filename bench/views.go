@@ -24,7 +24,7 @@ const (
 	modeSort     = "sort"     // --sort, lines on a pipe
 )
 
-var dtModes = []string{modeDT, modeGather, modeTTY, modeProgress, modeBase, modeSort}
+var dtModes = []string{modeDT, modeWarm, modeGather, modeTTY, modeProgress, modeBase, modeSort}
 
 // onTerminal reports whether dt runs on a terminal in mode m: the large
 // output jobs do not run there.
@@ -49,6 +49,8 @@ func dtInvocation(e *env, j job, m string) invocation {
 		inv.pty, inv.parse = true, parseDTTerminal
 	case modeSort:
 		argv = append(argv, "--sort")
+	case modeWarm:
+		argv = append(argv, "--persist", warmPersist)
 	}
 	// dt has no command-line way yet to run separate commands on one
 	// connection, so both seq jobs are one line for dt: one connection,

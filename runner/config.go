@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -70,7 +71,22 @@ type Config struct {
 	// Passphrase asks for the passphrase of an encrypted key file. Nil
 	// means there is no terminal: encrypted keys are skipped with a note.
 	Passphrase func(file string) ([]byte, error)
+	// Persist is how long a connection may stay idle in the connection
+	// keeper after its last use (--persist, DT_PERSIST): 0 keeps none,
+	// PersistForever keeps them until "dt mux stop", and
+	// PersistSSHConfig takes each host's ssh_config ControlPersist.
+	Persist time.Duration
+	// Connector makes the connections of the hosts that persist (the
+	// connection keeper); nil: every connection is dialed by the pool
+	// and closed at the end of the run.
+	Connector Connector
 }
+
+// Persist values with a meaning of their own (see Config.Persist).
+const (
+	PersistSSHConfig time.Duration = -1
+	PersistForever   time.Duration = math.MaxInt64
+)
 
 // DefaultConnectTimeout applies when neither a flag nor ssh_config sets one.
 const DefaultConnectTimeout = 10 * time.Second

@@ -7,8 +7,12 @@
 // all of them, one per jump host, each closed when its last lease is
 // released), remote commands and subsystems ("sftp") with real cancellation
 // (Run signals the remote process group, then closes; output kept in
-// memory, or past Command.SpillAfter bytes in a spool file), and the
-// bounded fan-out (Each).
+// memory, or past Command.SpillAfter bytes in a spool file) within the
+// server's MaxSessions (SessionGate), and the bounded fan-out (Each). Hosts
+// that persist (--persist, ControlPersist) get their connections from a
+// Connector, the connection keeper of package runner/mux, which shares
+// Dial, KeepAlive and SessionGate with the pool but never dt's keys: it
+// asks the pool's Hops to check host keys and sign.
 //
 // The runner never prints and never exits. Every per-host problem comes back
 // as an *Error that names the stage where it happened (connect, handshake,

@@ -8,11 +8,13 @@ import (
 
 // DefaultFanout is how many hosts run at once unless -C says otherwise.
 // Measured on a 2-core box against 300 and 500 loopback sshd hosts (see
-// BENCHMARKS.md): 16 is clearly slower, from 32-64 up wall time is flat
-// (the servers' CPU bounds it), 64 gives dt its lowest CPU per host, and
-// more in flight only adds memory (~100 KiB per host) and server-side
-// contention. Over high-latency links a larger -C pays off.
-const DefaultFanout = 64
+// BENCHMARKS.md): with no latency, wall time is flat from 32 up to 128
+// (the servers' CPU bounds it) and 256 is slower (contention); behind
+// 50-100 ms of latency each way a login waits 8 round trips, and 128 in
+// flight is 26-33% faster than 64 for cold and warm (--persist) runs
+// alike, while dt pays ~100 KiB per host in flight. Over longer links a
+// larger -C pays off more.
+const DefaultFanout = 128
 
 // Each calls fn for every index in [0, n), at most limit at a time, and
 // waits for all of them. Once ctx is done no new work starts, but fn is

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,10 @@ type knownHostsDB struct {
 	// certificate refused because its key or its CA is revoked is
 	// reported as revoked.
 	revoked map[string]bool
+	// keys are the keys of the plain lines, "TYPE BASE64", by "host port";
+	// trust caches what trusted computed, by address.
+	keys  map[string][]string
+	trust map[string]string
 }
 
 // split separates the entries of a KeyError's Want into the host's own
@@ -130,7 +135,8 @@ func (h *hostKeys) db(files []string) (*knownHostsDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	db := &knownHostsDB{cb: cb, types: map[string][]string{}, caLines: map[string]bool{}, revoked: map[string]bool{}}
+	db := &knownHostsDB{cb: cb, types: map[string][]string{}, caLines: map[string]bool{}, revoked: map[string]bool{},
+		keys: map[string][]string{}, trust: map[string]string{}}
 	for _, f := range existing {
 		if err := db.index(f); err != nil {
 			db.probe = true
@@ -192,6 +198,7 @@ func (db *knownHostsDB) index(file string) error {
 			}
 			hp := host + " " + port
 			db.types[hp] = append(db.types[hp], f[1])
+			db.keys[hp] = append(db.keys[hp], f[1]+" "+f[2])
 		}
 	}
 	return nil
@@ -249,6 +256,49 @@ func (h *hostKeys) algorithms(t *Target) []string {
 		}
 	}
 	return algos
+}
+
+// trusted says what t's known_hosts files vouch for at t's address: the
+// keys listed for it and the CAs that cover it, one per line, sorted ("" when
+// checking is off or nothing is listed). It is part of a connection's key,
+// so that a connection kept for one set of known_hosts entries is never
+// reused once they change.
+func (h *hostKeys) trusted(t *Target) string {
+	if t.HostKeys == Off {
+		return ""
+	}
+	db, err := h.db(t.KnownHostsFiles)
+	if err != nil {
+		return ""
+	}
+	addr := t.Addr()
+	h.mu.Lock()
+	v, ok := db.trust[addr]
+	h.mu.Unlock()
+	if ok {
+		return v
+	}
+	var lines []string
+	if db.probe {
+		var ke *knownhosts.KeyError
+		if err := db.cb(addr, fakeAddr(addr), h.probe); errors.As(err, &ke) {
+			for _, k := range ke.Want {
+				line := k.Key.Type() + " " + base64.StdEncoding.EncodeToString(k.Key.Marshal())
+				if db.caLines[k.Filename+":"+strconv.Itoa(k.Line)] {
+					line = "@cert-authority " + line
+				}
+				lines = append(lines, line)
+			}
+		}
+	} else {
+		lines = append(lines, db.keys[t.HostName+" "+t.Port]...)
+	}
+	slices.Sort(lines)
+	v = strings.Join(slices.Compact(lines), "\n")
+	h.mu.Lock()
+	db.trust[addr] = v
+	h.mu.Unlock()
+	return v
 }
 
 func algorithmsFor(keyType string) []string {

@@ -31,6 +31,9 @@ type Pool struct {
 	conns map[string]*poolEntry
 
 	handshakes atomic.Int64
+	// noKeeper is set once the Connector said it cannot be used: the
+	// hosts that would persist are dialed directly for the rest of the run.
+	noKeeper atomic.Bool
 }
 
 type poolEntry struct {
@@ -72,9 +75,10 @@ func (p *Pool) HostKeyStats() HostKeyStats {
 // everything that says where it goes (user, address, port, ProxyCommand,
 // the whole jump chain) and whom it trusts and authenticates as (identity
 // files, IdentitiesOnly, the agent, the host key policy and known_hosts
-// files), for the target and for every hop before it. Two aliases that
-// differ in any of these get connections of their own, even to the same
-// address.
+// files, and what those files say about the address), for the target and
+// for every hop before it. Two aliases that differ in any of these get
+// connections of their own, even to the same address; a kept connection
+// is not reused once any of them changed.
 func (p *Pool) connKey(t *Target) string {
 	var b strings.Builder
 	for _, j := range t.Jump {
@@ -105,6 +109,7 @@ func (p *Pool) writeHop(b *strings.Builder, t *Target) {
 	field(strconv.FormatBool(t.IdentitiesOnly))
 	field(agentSocket(p.cfg, t))
 	list(t.KnownHostsFiles)
+	field(p.hks.trusted(t))
 	field(string(t.HostKeys))
 	field(strconv.FormatBool(t.HashKnownHosts))
 }
@@ -131,14 +136,30 @@ func (l *Lease) Release() {
 
 // Acquire returns a lease on the connection to t, dialing it (and its jump
 // hosts) on first use. Concurrent callers for the same connection share
-// one dial.
+// one dial. A host that persists (Target.Persist > 0) gets its connection
+// from the Config's Connector, the connection keeper, when there is one.
 func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
+	if p.cfg.Connector != nil && t.Persist > 0 && !p.noKeeper.Load() {
+		key := p.connKey(t)
+		e, err := p.get(ctx, keptPrefix+key, false, func() (*ssh.Client, error) {
+			return p.connect(ctx, t, key)
+		})
+		if err == nil {
+			return &Lease{p: p, entries: []*poolEntry{e}, Client: e.client}, nil
+		}
+		if !errors.Is(err, ErrConnectorUnavailable) {
+			return nil, err
+		}
+		p.noKeeper.Store(true) // the connector said why, once; dial ourselves
+	}
 	l := &Lease{p: p}
 	var via *ssh.Client
 	for i, j := range t.Jump {
 		hop := *j
 		hop.Jump = t.Jump[:i]
-		e, err := p.get(ctx, &hop, via, true)
+		e, err := p.get(ctx, p.connKey(&hop), true, func() (*ssh.Client, error) {
+			return p.dial(ctx, &hop, via)
+		})
 		if err != nil {
 			l.Release()
 			var se *Error
@@ -150,7 +171,9 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 		l.entries = append(l.entries, e)
 		via = e.client
 	}
-	e, err := p.get(ctx, t, via, false)
+	e, err := p.get(ctx, p.connKey(t), false, func() (*ssh.Client, error) {
+		return p.dial(ctx, t, via)
+	})
 	if err != nil {
 		l.Release()
 		return nil, err
@@ -160,17 +183,20 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 	return l, nil
 }
 
-// get returns the entry for t with a reference taken, dialing it when no
-// connection with t's key exists.
-func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (*poolEntry, error) {
-	key := p.connKey(t)
+// keptPrefix sets the keys of connections made by the Connector apart
+// from those the pool dials itself.
+const keptPrefix = "kept\x00"
+
+// get returns the entry for key with a reference taken, calling dial when
+// no connection with that key exists.
+func (p *Pool) get(ctx context.Context, key string, jump bool, dial func() (*ssh.Client, error)) (*poolEntry, error) {
 	p.mu.Lock()
 	e, ok := p.conns[key]
 	if !ok {
 		e = &poolEntry{key: key, ready: make(chan struct{}), refs: 1, jump: jump}
 		p.conns[key] = e
 		p.mu.Unlock()
-		e.client, e.err = p.dial(ctx, t, via)
+		e.client, e.err = dial()
 		if e.err != nil {
 			// Do not cache failures: a later caller (or a host whose
 			// context outlives this one) may try again.
@@ -224,6 +250,7 @@ func closeClient(c *ssh.Client) {
 	if c != nil {
 		c.Close()
 		lostPeers.Delete(c)
+		gates.Delete(c)
 	}
 }
 
@@ -243,13 +270,47 @@ func (p *Pool) Close() error {
 func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
 	signers, notes := p.keys.signers(t)
 	cfg := &ssh.ClientConfig{
-		Config:            algorithms,
 		User:              t.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
 		HostKeyCallback:   p.hks.callback(t),
 		HostKeyAlgorithms: p.hks.algorithms(t),
-		Timeout:           t.ConnectTimeout,
 	}
+	client, err := Dial(ctx, t, via, cfg, p.cfg.Shell, nil)
+	var hf *HandshakeFailure
+	if errors.As(err, &hf) {
+		return nil, handshakeError(t, hf.Err, len(signers), notes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.handshakes.Add(1)
+	registerGate(client)
+	if t.KeepAlive > 0 {
+		go keepAlive(client, t.KeepAlive, t.KeepAliveMax)
+	}
+	return client, nil
+}
+
+// HandshakeFailure is an SSH handshake that the server, the host key
+// check or authentication refused: Err is x/crypto/ssh's error. Callers
+// name it (host key, auth, handshake) knowing what they offered.
+type HandshakeFailure struct{ Err error }
+
+func (e *HandshakeFailure) Error() string { return e.Err.Error() }
+func (e *HandshakeFailure) Unwrap() error { return e.Err }
+
+// Dial opens a connection to t: a channel of via (a jump host's
+// connection) when via is set, else t's ProxyCommand (run by shell with
+// env, nil meaning this process's environment), else TCP; then it runs the
+// SSH handshake with cfg (dt's algorithms; User, Auth, HostKeyCallback and
+// HostKeyAlgorithms from the caller), all within t.ConnectTimeout. A
+// transport failure or a timeout is an *Error (StageConnect,
+// StageHandshake); a refused handshake is a *HandshakeFailure; a
+// cancelled ctx gives its cause.
+func Dial(ctx context.Context, t *Target, via *ssh.Client, cfg *ssh.ClientConfig, shell string, env []string) (*ssh.Client, error) {
+	full := *cfg
+	full.Config = algorithms
+	full.Timeout = t.ConnectTimeout
 	dctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout)
 	defer cancel()
 	addr := t.Addr()
@@ -261,7 +322,7 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 	case via != nil:
 		conn, err = via.DialContext(dctx, "tcp", addr)
 	case t.ProxyCommand != "":
-		conn, err = startProxy(p.cfg.Shell, t.ProxyCommand)
+		conn, err = startProxy(shell, t.ProxyCommand, env)
 		if err != nil {
 			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
 		}
@@ -279,7 +340,7 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 	// x/crypto/ssh has no contexts: close the connection to abandon the
 	// handshake on timeout or cancellation.
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, &full)
 	if !stop() {
 		if err == nil {
 			c.Close()
@@ -298,14 +359,9 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 			}
 		}
 		conn.Close()
-		return nil, handshakeError(t, err, len(signers), notes)
+		return nil, &HandshakeFailure{Err: err}
 	}
-	p.handshakes.Add(1)
-	client := ssh.NewClient(c, chans, reqs)
-	if t.KeepAlive > 0 {
-		go keepAlive(client, t.KeepAlive, t.KeepAliveMax)
-	}
-	return client, nil
+	return ssh.NewClient(c, chans, reqs), nil
 }
 
 // algorithms are the key exchanges, ciphers and MACs dt offers, in order of
@@ -376,62 +432,4 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 		return &Error{Stage: output.StageHostKey, Err: errors.New(msg)}
 	}
 	return &Error{Stage: output.StageHandshake, Err: fmt.Errorf("ssh handshake with %s: %s", t.Addr(), msg)}
-}
-
-// lostPeers holds, per client that keepAlive gave up on, the
-// *KeepAliveError saying so: Run reports it instead of a bare "connection
-// lost". Closing the client through the pool drops it.
-var lostPeers sync.Map
-
-// KeepAliveError is why a connection was closed: the server stopped
-// answering keepalives (ServerAliveInterval, ServerAliveCountMax).
-type KeepAliveError struct {
-	Missed   int
-	Interval time.Duration
-}
-
-func (e *KeepAliveError) Error() string {
-	return fmt.Sprintf("connection lost: no answer to %d keepalives sent %s apart (ServerAliveInterval, ServerAliveCountMax)", e.Missed, e.Interval)
-}
-
-// keepAlive probes the server every interval and closes the connection
-// after max unanswered probes, so a dead peer fails the host instead of
-// hanging it.
-func keepAlive(c *ssh.Client, interval time.Duration, max int) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	missed := 0
-	reply := make(chan error, 1)
-	closed := make(chan struct{})
-	go func() { c.Wait(); close(closed) }()
-	for {
-		select {
-		case <-closed:
-			return
-		case <-t.C:
-		}
-		go func() {
-			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
-			select {
-			case reply <- err:
-			default:
-			}
-		}()
-		select {
-		case err := <-reply:
-			if err != nil {
-				return
-			}
-			missed = 0
-		case <-time.After(interval):
-			missed++
-			if missed >= max {
-				lostPeers.Store(c, &KeepAliveError{Missed: missed, Interval: interval})
-				c.Close()
-				return
-			}
-		case <-closed:
-			return
-		}
-	}
 }

@@ -28,8 +28,9 @@ type proxyConn struct {
 	close   sync.Once
 }
 
-// startProxy starts command, already %-expanded, with shell.
-func startProxy(shell, command string) (*proxyConn, error) {
+// startProxy starts command, already %-expanded, with shell and the
+// environment env (nil: this process's).
+func startProxy(shell, command string, env []string) (*proxyConn, error) {
 	if shell == "" {
 		shell = "/bin/sh"
 	}
@@ -46,6 +47,7 @@ func startProxy(shell, command string) (*proxyConn, error) {
 	c := &proxyConn{command: command, r: outR, w: inW, stderr: &tailBuffer{max: 4096}, done: make(chan struct{})}
 	c.cmd = exec.Command(shell, "-c", "exec "+command)
 	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = inR, outW, c.stderr
+	c.cmd.Env = env
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = c.cmd.Start()
 	inR.Close()

@@ -44,6 +44,10 @@ type Target struct {
 	// ProxyCommand, %-expanded, carries the connection instead of TCP
 	// (ssh_config ProxyCommand; not with Jump).
 	ProxyCommand string
+	// Persist is how long the connection may stay idle in the connection
+	// keeper after its last use: Config.Persist, else ssh_config
+	// ControlPersist; 0 means it is not kept (see Config.Persist).
+	Persist time.Duration
 }
 
 // Addr is the dialed host:port.
@@ -290,6 +294,17 @@ func (r *Resolver) resolveHop(hop hosts.Hop, depth int, skipProxyJump bool) (*Ta
 		t.KeepAlive = time.Duration(n) * time.Second
 		if n == 0 {
 			t.KeepAlive = -1
+		}
+	}
+	t.Persist = r.cfg.Persist
+	if t.Persist == PersistSSHConfig {
+		t.Persist = 0
+		if v := sc.get("ControlPersist"); v != "" {
+			p, err := ParseControlPersist(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: ssh_config ControlPersist: %w", alias, err)
+			}
+			t.Persist = p
 		}
 	}
 	if v := sc.get("ServerAliveCountMax"); v != "" {

@@ -61,13 +61,22 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 	if cmd.Subsystem != "" && cmd.Cmd != "" {
 		return Result{ExitCode: -1}, stageErr(output.StageSession, "both a command and the subsystem %q given", cmd.Subsystem)
 	}
-	sess, err := c.NewSession()
+	gate := gateOf(c)
+	var sess *ssh.Session
+	err := gate.Open(ctx, func() (err error) {
+		sess, err = openSession(ctx, c)
+		return err
+	})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return Result{ExitCode: -1}, cause
+		}
 		if why := lost(c); why != nil {
 			err = why
 		}
 		return Result{ExitCode: -1}, &Error{Stage: output.StageSession, Err: fmt.Errorf("open session: %w", err)}
 	}
+	defer gate.Release()
 	defer sess.Close()
 
 	// One spool for stdout and stderr keeps their arrival order.
@@ -148,6 +157,33 @@ func Run(ctx context.Context, c *ssh.Client, cmd Command) (Result, error) {
 		return res, &Error{Stage: output.StageSession, Err: err}
 	}
 	return res, nil
+}
+
+// openSession opens a session on c, giving up when ctx ends first (a
+// session that opens later is closed at once): a server that does not
+// answer, or a connection keeper waiting for its server's MaxSessions,
+// must not hold up a timeout or Ctrl-C.
+func openSession(ctx context.Context, c *ssh.Client) (*ssh.Session, error) {
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := c.NewSession()
+		ch <- opened{s, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.s != nil {
+				o.s.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
 }
 
 // lost returns why keepAlive closed c, or nil.

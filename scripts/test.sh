@@ -47,7 +47,7 @@ echo "== unit and end-to-end tests"
 go test -count=1 -timeout 30m ./...
 
 echo "== race detector (unit tests of the concurrent packages)"
-go test -count=1 -race -timeout 20m ./output/ ./runner/ ./modules/
+go test -count=1 -race -timeout 20m ./output/ ./runner/ ./runner/mux/ ./modules/
 
 echo "== fuzz (short)"
 # Budgets are execution counts, not durations: a duration -fuzztime races

@@ -74,6 +74,13 @@ INVENTORY
    Hosts are resolved through ~/.ssh/config and /etc/ssh/ssh_config
    (or -F FILE); user, port and jump written in the inventory win.
 
+CONNECTION KEEPER (--persist D, DT_PERSIST=D, ssh_config ControlPersist)
+   After the run dt's connections stay open in a background keeper of
+   yours until idle for D; the next dt on those hosts runs its sessions
+   over them: no TCP connect, no key exchange, no login. A connection is
+   reused only for the same user, address, port, jump chain, identity and
+   known_hosts entries. dt mux status lists them, dt mux stop closes all.
+
 EXIT STATUS
    0 every host okay; 1 a host failed or was skipped, or no host matched;
    2 usage, pattern or inventory error; 3 bad module arguments;
@@ -101,7 +108,8 @@ type options struct {
 	stream         bool
 	summary        bool
 	quiet          bool
-	args           []string // PATTERN MODULE ARGS...
+	persist        time.Duration // runner.Config.Persist
+	args           []string      // PATTERN MODULE ARGS...
 }
 
 // flagHint follows every error about the command line's flags.
@@ -148,6 +156,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
 		&cli.BoolFlag{Name: "stdin", Aliases: []string{"I"}, Usage: "read standard input once and give it to every host's command (ssh); without -I commands read EOF"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+		&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 	}, append(rolloutFlags(), viewFlags()...)...)
 }
@@ -190,6 +199,12 @@ func readOptions(c *cli.Context) (options, error) {
 	if err := readViewOptions(c, &opts); err != nil {
 		return options{}, err
 	}
+	opts.persist = defaultPersist
+	if c.IsSet("persist") {
+		if opts.persist, err = parsePersist(c.String("persist")); err != nil {
+			return options{}, err
+		}
+	}
 	return opts, nil
 }
 
@@ -203,7 +218,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	app := &cli.App{
 		Name:            "dt",
 		Usage:           "run commands on many hosts at once",
-		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt view VIEW [FILE]\ndt --list\ndt help MODULE",
+		UsageText:       "dt [OPTIONS] PATTERN MODULE [ARGS...]\ndt view VIEW [FILE]\ndt mux status|stop\ndt --list\ndt help MODULE",
 		Description:     fmt.Sprintf(helpText, indent(hosts.Grammar, "   ")),
 		HideHelpCommand: true,
 		Writer:          stdout,

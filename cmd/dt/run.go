@@ -75,6 +75,8 @@ func run(ctx context.Context, opts options, e env) int {
 		return help(opts.args[1:], e)
 	case len(opts.args) > 0 && opts.args[0] == "view":
 		return viewCommand(opts.args[1:], opts, e)
+	case len(opts.args) > 0 && opts.args[0] == "mux":
+		return muxCommand(ctx, opts.args[1:], e)
 	}
 	code, err := runModule(ctx, opts, e)
 	if err != nil {
@@ -137,6 +139,10 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	}
 	for _, w := range resolver.Warnings() {
 		fmt.Fprintf(e.stderr, "dt: warning: %s\n", w)
+	}
+	if k := keeper(opts, e); k != nil {
+		cfg.Connector = k
+		defer k.Close()
 	}
 	pool := runner.NewPool(cfg)
 	defer pool.Close()
@@ -289,6 +295,7 @@ func runnerConfig(opts options, home string, getenv func(string) string) (runner
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
+		Persist:        opts.persist,
 	}
 	if opts.sshConfig != "" {
 		cfg.SSHConfigFiles = []string{opts.sshConfig}

@@ -83,7 +83,7 @@ func (f *Fleet) sshdConfig(h *Host, extra string) string {
 		b.WriteString(top)
 		b.WriteString("\n# Defaults:\n")
 	}
-	fmt.Fprintf(&b, "ListenAddress %s:%d\n", h.Addr, h.Port)
+	fmt.Fprintf(&b, "ListenAddress %s:%d\n", h.Addr, h.SSHDPort)
 	fmt.Fprintf(&b, "HostKey %s\n", h.HostKeyFile)
 	b.WriteString("PidFile none\n") // sshd is PID 1 of its namespace; the host's sshd.pid is written by the fleet
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", f.AuthorizedKeys)

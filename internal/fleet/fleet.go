@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +66,14 @@ type Options struct {
 	// size in bytes; default DefaultPrivateSize. A small one makes a host
 	// whose disk fills up.
 	PrivateSize func(i int) int64
+	// Latency, when > 0, puts a relay in front of every host that delays
+	// every byte by this much in each direction (a round trip costs twice
+	// it), as a userspace stand-in for netem: sshd then listens on
+	// Host.SSHDPort and the relay on Host.Port. SetLatency changes it.
+	Latency time.Duration
+	// Relay starts the relays even with no Latency yet (SetLatency adds
+	// it later).
+	Relay bool
 	// Log receives progress and diagnostics; may be nil.
 	Log io.Writer
 }
@@ -105,8 +114,11 @@ func DefaultTags(i int) []string {
 type Host struct {
 	Name string   // alias in ~/.ssh/config and ~/.dtdb; also its hostname
 	Addr string   // its own loopback address
-	Port int      // port sshd listens on (22 unless Options.Port)
+	Port int      // port clients dial (22 unless Options.Port)
 	Tags []string // tags in ~/.dtdb
+	// SSHDPort is the port sshd listens on: Port, or with a relay
+	// (Options.Latency) another one, the relay's upstream.
+	SSHDPort int
 
 	Dir         string        // Fleet.Dir/hosts/NAME
 	Config      string        // its sshd_config
@@ -159,7 +171,11 @@ type Fleet struct {
 	first   uint32 // address of host 0
 	release func() // drops the address reservation
 
+	latency atomic.Int64 // one-way delay of the relays, nanoseconds
+	trace   atomic.Pointer[func(RelayEvent)]
+
 	mu      sync.Mutex
+	relays  []*relay      // by host index, with Options.Latency or Relay
 	procs   []*hostProc   // by host index; nil until started
 	sysd    *systemdFleet // containers, for fleets started by StartSystemd
 	stopped bool
@@ -242,6 +258,13 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 			f = nil
 		}
 	}()
+	sshdPort := o.Port
+	if o.Latency > 0 || o.Relay {
+		if sshdPort, err = innerPort(o.Port); err != nil {
+			return f, err
+		}
+		f.latency.Store(int64(o.Latency))
+	}
 
 	seen := map[string]bool{}
 	for i := 0; i < o.N; i++ {
@@ -254,6 +277,7 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 			Name:        name,
 			Addr:        addrString(f.first + uint32(i)),
 			Port:        o.Port,
+			SSHDPort:    sshdPort,
 			Tags:        tags,
 			Dir:         hd,
 			Config:      filepath.Join(hd, "sshd_config"),
@@ -270,6 +294,7 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		f.Hosts = append(f.Hosts, h)
 	}
 	f.procs = make([]*hostProc, o.N)
+	f.relays = make([]*relay, o.N)
 
 	if err := f.writeClientKeys(); err != nil {
 		return f, err
@@ -438,7 +463,15 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h := &f.Hosts[i]
+	if err := f.writeHostFiles(&f.Hosts[i]); err != nil {
+		return err
+	}
+	return f.launchHost(ctx, i)
+}
+
+// writeHostFiles writes h's host key (and certificate), sshd_config, an
+// empty log and its runit services.
+func (f *Fleet) writeHostFiles(h *Host) error {
 	if err := mkdir(h.Dir, 0o755); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
@@ -463,12 +496,20 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 	if err := writeFile(h.LogFile, nil, 0o600); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
-	runitLog := filepath.Join(h.Dir, "runsvdir.log")
 	if h.SVDir != "" {
 		if err := f.writeServices(h); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// launchHost starts host i's sshd from the files it has (its host key and
+// its log stay what they are) and waits until it accepts connections;
+// with a relay (Options.Latency, Options.Relay) it starts that too.
+func (f *Fleet) launchHost(ctx context.Context, i int) error {
+	h := &f.Hosts[i]
+	runitLog := filepath.Join(h.Dir, "runsvdir.log")
 	stderrFile := filepath.Join(h.Dir, "stderr.log")
 	stderr, err := os.OpenFile(stderrFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -517,12 +558,13 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 	_ = writeFile(filepath.Join(h.Dir, "sshd.pid"), []byte(strconv.Itoa(h.PID)+"\n"), 0o644)
 
 	// Wait until it accepts TCP connections.
+	sshdAddr := net.JoinHostPort(h.Addr, strconv.Itoa(h.SSHDPort))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", h.HostPort(), 250*time.Millisecond)
+		c, err := net.DialTimeout("tcp", sshdAddr, 250*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return nil
+			break
 		}
 		select {
 		case <-p.done:
@@ -532,9 +574,38 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("fleet: sshd of %s does not accept connections on %s: %v%s", h.Name, h.HostPort(), err, tail(h.LogFile, 2000))
+			return fmt.Errorf("fleet: sshd of %s does not accept connections on %s: %v%s", h.Name, sshdAddr, err, tail(h.LogFile, 2000))
 		}
 	}
+	if h.SSHDPort != h.Port {
+		return f.startRelay(i)
+	}
+	return nil
+}
+
+// RestartHost starts again a host stopped by StopHost, with the same host
+// key, address and files; its log goes on (Handshakes counts on).
+func (f *Fleet) RestartHost(ctx context.Context, name string) error {
+	for i := range f.Hosts {
+		if f.Hosts[i].Name != name {
+			continue
+		}
+		if f.sysd != nil {
+			return fmt.Errorf("fleet: RestartHost is for sshd fleets")
+		}
+		f.mu.Lock()
+		p := f.procs[i]
+		f.mu.Unlock()
+		if p != nil {
+			select {
+			case <-p.done:
+			default:
+				return fmt.Errorf("fleet: host %s is running", name)
+			}
+		}
+		return f.launchHost(ctx, i)
+	}
+	return fmt.Errorf("fleet: no host %q", name)
 }
 
 // logf writes a line to Options.Log.
@@ -642,6 +713,7 @@ func (f *Fleet) StopHost(name string) error {
 				return nil
 			}
 			f.stopRunit(f.Hosts[i].Name)
+			f.stopRelay(i)
 			return f.stopProc(&f.Hosts[i], p)
 		}
 	}
@@ -678,6 +750,9 @@ func (f *Fleet) Stop() error {
 		}(i, p)
 	}
 	wg.Wait()
+	for i := range f.relays {
+		f.stopRelay(i)
+	}
 	if f.sysd != nil {
 		errs = append(errs, f.sysd.stop(f))
 	}

@@ -508,6 +508,9 @@ func (f *Fleet) execPID(ctx context.Context, pid int, script string) ([]byte, er
 	cmd := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(pid), "--all", "--root", "--wd",
 		"/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=" + sysPath, "LANG=C.UTF-8"}
+	// When ctx ends, nsenter is killed, but what it started in the
+	// container may keep the output pipe open: stop waiting for it.
+	cmd.WaitDelay = 2 * time.Second
 	return cmd.CombinedOutput()
 }
 
@@ -753,4 +756,21 @@ func sweepContainers(logf func(string, ...any)) {
 			_ = os.RemoveAll(filepath.Join("/run/systemd/nspawn/propagate", "dt-"+rest))
 		}
 	}
+}
+
+// Cgroups returns the cgroup directories of a systemd fleet's containers
+// (every hierarchy's), for accounting their CPU; nil for an sshd fleet.
+func (f *Fleet) Cgroups() []string {
+	if f.sysd == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var dirs []string
+	for _, c := range f.sysd.containers {
+		if c != nil {
+			dirs = append(dirs, c.cgroups...)
+		}
+	}
+	return dirs
 }
