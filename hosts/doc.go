@@ -17,8 +17,8 @@
 // JUMP is "[user@]host[:port]" or a chain "j1,j2" that the client connects
 // through in order, like ssh -J. IPv6 literals are bracketed, "[::1]" or
 // "[::1]:2222"; an unbracketed name with two or more colons is accepted
-// only as an IP address, without a port. Names, users and tags use
-// [A-Za-z0-9_.-] and must not start with '-'. A host listed again merges
+// only as an IP address, without a port. Names and users use
+// [A-Za-z0-9_.-], tags [A-Za-z0-9_.=-], and none starts with '-'. A host listed again merges
 // its tags into the first entry; see ParseInventory for the exact rule.
 //
 // # Patterns
