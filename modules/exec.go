@@ -43,6 +43,27 @@ type UnboundedJob interface {
 	Unbounded() bool
 }
 
+// BatchJob is implemented by jobs that act on the selected hosts
+// together, such as inventory edits that must be one transaction: Execute
+// calls RunBatch once with every host instead of Run for each. each calls
+// fn for every host, at most Fanout at a time and each within the run's
+// --timeout, as Execute does for Run. RunBatch emits at least one record
+// per host; the batching of a Rollout does not apply.
+type BatchJob interface {
+	RunBatch(ctx context.Context, hs []*Host, each func(fn func(ctx context.Context, h *Host)), emit func(output.Record))
+}
+
+// HostsChecker is implemented by jobs that accept or refuse the selected
+// hosts before anything runs (del asks before deleting more than one).
+// The CLI calls CheckHosts after selecting the hosts; its error ends the
+// run: a *UsageError for a refusal, ErrDeclined when the person said no.
+type HostsChecker interface {
+	CheckHosts(hs []hosts.Host) error
+}
+
+// ErrDeclined is returned by CheckHosts when the person asked declined.
+var ErrDeclined = errors.New("not confirmed")
+
 // Sorter is implemented by jobs whose records are printed in an order of
 // their own (journal: by time across hosts) once every host is done,
 // instead of as they arrive. Less must be a strict weak order.
@@ -73,6 +94,10 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 	fanout := r.Fanout
 	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
 		fanout = len(r.Hosts)
+	}
+	if bj, ok := r.Job.(BatchJob); ok {
+		r.batch(ctx, bj, fanout, counter.emit)
+		return counter.notOkay()
 	}
 	n := len(r.Hosts)
 	batches := r.Rollout.batches(n)
@@ -156,6 +181,30 @@ func (r Run) host(ctx context.Context, e hosts.Host, local bool, emit func(outpu
 	}
 	held.release(hostEmit, gateErr)
 	return failed
+}
+
+// batch runs a BatchJob over every host.
+func (r Run) batch(ctx context.Context, bj BatchJob, fanout int, emit func(output.Record)) {
+	hs := make([]*Host, len(r.Hosts))
+	for i, e := range r.Hosts {
+		hs[i] = &Host{Entry: e, Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege, resolver: r.Resolver}
+	}
+	defer func() {
+		for _, h := range hs {
+			h.release()
+		}
+	}()
+	each := func(fn func(ctx context.Context, h *Host)) {
+		runner.Each(ctx, len(hs), fanout, func(ctx context.Context, i int) {
+			if r.Timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
+				defer cancel()
+			}
+			fn(ctx, hs[i])
+		})
+	}
+	bj.RunBatch(ctx, hs, each, emit)
 }
 
 // skip writes a skip record for every host of batches.

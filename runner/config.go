@@ -70,6 +70,10 @@ type Config struct {
 	// Passphrase asks for the passphrase of an encrypted key file. Nil
 	// means there is no terminal: encrypted keys are skipped with a note.
 	Passphrase func(file string) ([]byte, error)
+	// Ask, when set, lets a login that public keys did not get through
+	// ask the person for a password or keyboard-interactive answers, once
+	// per host (dt -i, on a terminal). Nil: keys only.
+	Ask Asker
 }
 
 // DefaultConnectTimeout applies when neither a flag nor ssh_config sets one.

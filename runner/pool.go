@@ -133,6 +133,24 @@ func (l *Lease) Release() {
 // hosts) on first use. Concurrent callers for the same connection share
 // one dial.
 func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
+	l, via, err := p.jumps(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	e, err := p.get(ctx, t, via, false)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	l.entries = append(l.entries, e)
+	l.Client = e.client
+	return l, nil
+}
+
+// jumps returns a lease on the connections to t's jump hosts (an empty
+// one when it has none) and the connection to the last of them, through
+// which t is reached (nil without jump hosts).
+func (p *Pool) jumps(ctx context.Context, t *Target) (*Lease, *ssh.Client, error) {
 	l := &Lease{p: p}
 	var via *ssh.Client
 	for i, j := range t.Jump {
@@ -143,21 +161,14 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 			l.Release()
 			var se *Error
 			if errors.As(err, &se) {
-				return nil, &Error{Stage: se.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, se.Err)}
+				return nil, nil, &Error{Stage: se.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, se.Err)}
 			}
-			return nil, fmt.Errorf("jump host %s: %w", j.Name, err)
+			return nil, nil, fmt.Errorf("jump host %s: %w", j.Name, err)
 		}
 		l.entries = append(l.entries, e)
 		via = e.client
 	}
-	e, err := p.get(ctx, t, via, false)
-	if err != nil {
-		l.Release()
-		return nil, err
-	}
-	l.entries = append(l.entries, e)
-	l.Client = e.client
-	return l, nil
+	return l, via, nil
 }
 
 // get returns the entry for t with a reference taken, dialing it when no
@@ -242,10 +253,17 @@ func (p *Pool) Close() error {
 
 func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
 	signers, notes := p.keys.signers(t)
+	auth := []ssh.AuthMethod{ssh.PublicKeys(signers...)}
+	var asked *askedSecrets
+	if p.cfg.Ask != nil {
+		asked = &askedSecrets{ask: p.cfg.Ask, target: t}
+		auth = append(auth, asked.methods()...)
+		defer asked.clear()
+	}
 	cfg := &ssh.ClientConfig{
 		Config:            algorithms,
 		User:              t.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		Auth:              auth,
 		HostKeyCallback:   p.hks.callback(t),
 		HostKeyAlgorithms: p.hks.algorithms(t),
 		Timeout:           t.ConnectTimeout,
@@ -253,27 +271,9 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 	dctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout)
 	defer cancel()
 	addr := t.Addr()
-	var (
-		conn net.Conn
-		err  error
-	)
-	switch {
-	case via != nil:
-		conn, err = via.DialContext(dctx, "tcp", addr)
-	case t.ProxyCommand != "":
-		conn, err = startProxy(p.cfg.Shell, t.ProxyCommand)
-		if err != nil {
-			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
-		}
-	default:
-		var d net.Dialer
-		conn, err = d.DialContext(dctx, "tcp", addr)
-	}
+	conn, err := p.transport(ctx, dctx, t, via)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			return nil, cause
-		}
-		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
+		return nil, err
 	}
 
 	// x/crypto/ssh has no contexts: close the connection to abandon the
@@ -298,6 +298,9 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 			}
 		}
 		conn.Close()
+		if asked != nil {
+			notes = append(notes, asked.notes()...)
+		}
 		return nil, handshakeError(t, err, len(signers), notes)
 	}
 	p.handshakes.Add(1)
@@ -306,6 +309,37 @@ func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Clien
 		go keepAlive(client, t.KeepAlive, t.KeepAliveMax)
 	}
 	return client, nil
+}
+
+// transport opens the byte stream t's SSH connection runs over: a
+// channel of via (its last jump host's connection) when there is one, else
+// its ProxyCommand, else TCP. dctx bounds the connect; ctx is the caller's
+// (its cause is returned when it ended).
+func (p *Pool) transport(ctx, dctx context.Context, t *Target, via *ssh.Client) (net.Conn, error) {
+	addr := t.Addr()
+	var (
+		conn net.Conn
+		err  error
+	)
+	switch {
+	case via != nil:
+		conn, err = via.DialContext(dctx, "tcp", addr)
+	case t.ProxyCommand != "":
+		conn, err = startProxy(p.cfg.Shell, t.ProxyCommand)
+		if err != nil {
+			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
+		}
+	default:
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
+		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
+	}
+	return conn, nil
 }
 
 // algorithms are the key exchanges, ciphers and MACs dt offers, in order of
@@ -365,6 +399,9 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 		return &Error{Stage: output.StageHostKey, Err: hk}
 	}
 	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
+	if isAskError(err) {
+		return &Error{Stage: output.StageAuth, Err: fmt.Errorf("%s@%s: publickey refused (offered %d key(s)), and %s", t.User, t.Addr(), nkeys, msg)}
+	}
 	if strings.Contains(msg, "unable to authenticate") {
 		s := fmt.Sprintf("%s@%s: permission denied (publickey; offered %d key(s))", t.User, t.Addr(), nkeys)
 		if len(notes) > 0 {

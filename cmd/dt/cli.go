@@ -292,7 +292,7 @@ func moduleList(w io.Writer) {
 	fmt.Fprintln(w, "MODULES")
 	for _, name := range modules.Names() {
 		m, _ := modules.Lookup(name)
-		fmt.Fprintf(w, "   %-10s %s\n", m.Name(), m.Summary())
+		fmt.Fprintf(w, "   %-12s %s\n", m.Name(), m.Summary())
 	}
 	fmt.Fprintln(w, "\nPATTERNS")
 	fmt.Fprint(w, indent(hosts.Grammar, "   "))

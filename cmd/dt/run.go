@@ -106,6 +106,11 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		}
 		return exitOK, nil
 	}
+	if hc, ok := job.(modules.HostsChecker); ok {
+		if err := hc.CheckHosts(selected); err != nil {
+			return 0, moduleError(mod, err)
+		}
+	}
 	priv, err := privilege(ctx, opts)
 	if errors.Is(err, runner.ErrInterrupted) {
 		return exitInterrupted, nil
@@ -204,6 +209,11 @@ func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
 		Sudo:        opts.sudo,
 		Stdout:      e.stdout,
 		Stderr:      e.stderr,
+		Inventory:   inventoryFile(opts, e.getenv("HOME")),
+		Environ:     os.Environ(),
+	}
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		modOpts.Confirm = ttyConfirm
 	}
 	if opts.interactive {
 		modOpts.Stdin = runner.NewStdinMux(e.stdin)
@@ -220,13 +230,34 @@ func prepareJob(mod modules.Module, opts options, e env) (modules.Job, error) {
 	}
 	job, err := mod.Prepare(opts.args[2:], modOpts)
 	if err != nil {
-		var ue *modules.UsageError
-		if errors.As(err, &ue) {
-			return nil, &exitError{code: exitModule, err: err, hint: "see dt help " + mod.Name()}
-		}
-		return nil, err
+		return nil, moduleError(mod, err)
 	}
 	return job, nil
+}
+
+// moduleError gives a module's error its exit status: 3 for arguments it
+// rejects, 1 when the person declined its question.
+func moduleError(mod modules.Module, err error) error {
+	var ue *modules.UsageError
+	switch {
+	case errors.As(err, &ue):
+		return &exitError{code: exitModule, err: err, hint: "see dt help " + mod.Name()}
+	case errors.Is(err, modules.ErrDeclined):
+		return &exitError{code: exitFailed, err: err}
+	}
+	return err
+}
+
+// inventoryFile is the inventory add, tag and del edit: -D/$DTOOLS_DB,
+// else ~/.dtdb (never the known_hosts fallback).
+func inventoryFile(opts options, home string) string {
+	if opts.db != "" {
+		return opts.db
+	}
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".dtdb")
 }
 
 // privilege is what --sudo and -K ask for; with -K it asks the password
@@ -260,6 +291,11 @@ func runnerConfig(opts options, home string, getenv func(string) string) (runner
 		HostKeys:       opts.hostKeys,
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
+	}
+	if opts.interactive {
+		// -i: a login that keys do not get through may ask for a
+		// password on the terminal (none: nothing is asked).
+		cfg.Ask = ttyAsk
 	}
 	if opts.sshConfig != "" {
 		cfg.SSHConfigFiles = []string{opts.sshConfig}
