@@ -17,7 +17,9 @@ type Del struct{}
 func (Del) Name() string { return "del" }
 
 // Summary implements Module.
-func (Del) Summary() string { return "remove the matched hosts from the inventory (--yes past one host)" }
+func (Del) Summary() string {
+	return "remove the matched hosts from the inventory (--yes past one host)"
+}
 
 // Usage implements Module.
 func (Del) Usage() string {

@@ -22,10 +22,10 @@ type Host struct {
 	target   *runner.Target
 	resolver *runner.Resolver // resolves target on first use when set
 	pool     *runner.Pool
-	lease   *runner.Lease
-	dialErr error
-	priv    Privilege
-	sudoed  bool // a command went through sudo: failures get a sudo hint
+	lease    *runner.Lease
+	dialErr  error
+	priv     Privilege
+	sudoed   bool // a command went through sudo: failures get a sudo hint
 	// sudoRefused is the first sudo validation failure on this host (-K):
 	// later sudo commands fail with it instead of costing another attempt.
 	sudoRefused error

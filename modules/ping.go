@@ -15,7 +15,9 @@ type Ping struct{}
 func (Ping) Name() string { return "ping" }
 
 // Summary implements Module.
-func (Ping) Summary() string { return "TCP connect time and SSH banner of every host, no login, no shell" }
+func (Ping) Summary() string {
+	return "TCP connect time and SSH banner of every host, no login, no shell"
+}
 
 // Usage implements Module.
 func (Ping) Usage() string {

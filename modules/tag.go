@@ -14,7 +14,9 @@ type Tag struct{}
 func (Tag) Name() string { return "tag" }
 
 // Summary implements Module.
-func (Tag) Summary() string { return "print the hosts' tags, or add (+T) and remove (-T) tags in the inventory" }
+func (Tag) Summary() string {
+	return "print the hosts' tags, or add (+T) and remove (-T) tags in the inventory"
+}
 
 // Usage implements Module.
 func (Tag) Usage() string {
