@@ -12,7 +12,7 @@ import (
 )
 
 // tempInfix names the temporary files UpdateFile writes next to the
-// inventory: ".NAME.dt-edit-RANDOM".
+// inventory: ".NAME.dt-edit-RANDOM" (see tempPrefix).
 const tempInfix = ".dt-edit-"
 
 // ErrNoInventory is returned by UpdateFile when the file does not exist
@@ -135,7 +135,7 @@ func replaceFile(path string, data []byte, st fs.FileInfo) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
@@ -179,10 +179,19 @@ func removeStaleTemps(path string) {
 	if dir == "" {
 		dir = "."
 	}
-	stale, _ := filepath.Glob(filepath.Join(dir, "."+escapeGlob(base)+tempInfix+"*"))
+	stale, _ := filepath.Glob(filepath.Join(dir, escapeGlob(tempPrefix(base))+"*"))
 	for _, f := range stale {
 		os.Remove(f)
 	}
+}
+
+// tempPrefix is the start of the names of base's temporary files: hidden,
+// ".dtdb.dt-edit-" for ".dtdb", ".hosts.dt-edit-" for "hosts".
+func tempPrefix(base string) string {
+	if !strings.HasPrefix(base, ".") {
+		base = "." + base
+	}
+	return base + tempInfix
 }
 
 // escapeGlob escapes the characters filepath.Match gives a meaning to.
