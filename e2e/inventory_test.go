@@ -107,7 +107,8 @@ func TestTagConcurrent(t *testing.T) {
 
 // TestInventoryKillMidWrite: dt killed with SIGKILL while it writes the
 // inventory (its temporary file exists) or at random moments leaves the
-// old file or the new one, never a mix; the next edit cleans up.
+// old file or the new one, never a mix; a reader meanwhile only ever sees
+// one of the two; the next edit cleans up.
 func TestInventoryKillMidWrite(t *testing.T) {
 	home := t.TempDir()
 	db := filepath.Join(home, ".dtdb")
@@ -147,6 +148,35 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		}
 		return cmd
 	}
+
+	// Meanwhile a reader (as any dt run is) must only ever see one file
+	// or the other, never a file being written.
+	stopReading := make(chan struct{})
+	readerDone := make(chan error, 1)
+	reads := 0
+	go func() {
+		for {
+			select {
+			case <-stopReading:
+				readerDone <- nil
+				return
+			default:
+			}
+			data, err := os.ReadFile(db)
+			if err == nil && string(data) != old && string(data) != newer {
+				readerDone <- fmt.Errorf("a reader saw a file of %d bytes that is neither the old nor the new one", len(data))
+				return
+			}
+			reads++
+		}
+	}()
+	defer func() {
+		close(stopReading)
+		if err := <-readerDone; err != nil {
+			t.Error(err)
+		}
+		t.Logf("the reader read the inventory %d times", reads)
+	}()
 
 	// Killed while the temporary file is being written: the old file.
 	midWrite := 0
@@ -341,5 +371,18 @@ func TestAddKeyscan(t *testing.T) {
 	}
 	if inv := parseInventoryFile(t, db); len(inv.Hosts) != 2 {
 		t.Errorf("inventory has %d hosts, want 2", len(inv.Hosts))
+	}
+}
+
+// appendFile appends text to the file at path.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }
