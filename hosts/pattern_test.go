@@ -29,7 +29,7 @@ func names(hs []Host) string {
 }
 
 func TestKeys(t *testing.T) {
-	if got := strings.Join(Keys(), ","); got != "all,exp,nil,not,out,sys,tag" {
+	if got := strings.Join(Keys(), ","); got != "all,ec2,exp,nil,not,out,sys,tag" {
 		t.Errorf("Keys() = %s", got)
 	}
 	Keys()[0] = "zzz"
@@ -133,7 +133,7 @@ func TestParsePatternTree(t *testing.T) {
 }
 
 func TestParsePatternErrors(t *testing.T) {
-	valid := "; valid keys: all, exp, nil, not, out, sys, tag"
+	valid := "; valid keys: all, ec2, exp, nil, not, out, sys, tag"
 	tests := []struct{ in, want string }{
 		{"foo:bar", `unknown pattern key "foo" in "foo:bar"` + valid},
 		{"Tag:web", `unknown pattern key "Tag" in "Tag:web"` + valid},
@@ -512,7 +512,7 @@ db2   db staging
 	// tag:prod:exp:^db:        db1
 	// not:tag:web+sys:extra1:  db1 db2 extra1
 	// web[2-4]:                web2 web3 web4
-	// unknown pattern key "foo" in "foo:bar"; valid keys: all, exp, nil, not, out, sys, tag
+	// unknown pattern key "foo" in "foo:bar"; valid keys: all, ec2, exp, nil, not, out, sys, tag
 }
 
 func TestSelectConcurrent(t *testing.T) {
