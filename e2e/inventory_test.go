@@ -24,10 +24,16 @@ import (
 // that connect to nothing (tag, del, local).
 func dtLocal(t *testing.T, home, stdin string, args ...string) run {
 	t.Helper()
+	return dtLocalEnv(t, home, nil, stdin, args...)
+}
+
+// dtLocalEnv is dtLocal with extra environment variables.
+func dtLocalEnv(t *testing.T, home string, env []string, stdin string, args ...string) run {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, dtBin, args...)
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	cmd.Env = append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -79,6 +79,7 @@ type options struct {
 	list           bool
 	sudo           bool
 	askSudoPass    bool
+	ec2Private     bool
 	args           []string // PATTERN MODULE ARGS...
 }
 
@@ -125,6 +126,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
 		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
+		&cli.BoolFlag{Name: "ec2-private", Usage: "ec2: names instances by their private IP address (default: public DNS name, else public IP)"},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 	}
 }
@@ -143,6 +145,7 @@ func readOptions(c *cli.Context) (options, error) {
 		list:        c.Bool("list"),
 		sudo:        c.Bool("sudo"),
 		askSudoPass: c.Bool("ask-sudo-pass"),
+		ec2Private:  c.Bool("ec2-private"),
 		args:        c.Args().Slice(),
 	}
 	var err error

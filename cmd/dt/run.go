@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/dtools/dt/ec2"
 	"github.com/dtools/dt/hosts"
 	"github.com/dtools/dt/modules"
 	"github.com/dtools/dt/output"
@@ -92,7 +93,7 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		return 0, err
 	}
 	home := e.getenv("HOME")
-	selected, err := selectHosts(opts, pat, home, e.stdin)
+	selected, err := selectHosts(ctx, opts, pat, home, e)
 	if err != nil {
 		return 0, err
 	}
@@ -176,13 +177,18 @@ func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
 }
 
 // selectHosts loads the inventory and selects the pattern's hosts (reading
-// stdin for out:). No host matched is an error with exit status 1.
-func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) ([]hosts.Host, error) {
+// stdin for out:, asking AWS for ec2:). No host matched is an error with
+// exit status 1.
+func selectHosts(ctx context.Context, opts options, pat hosts.Pattern, home string, e env) ([]hosts.Host, error) {
 	inv, invNote, err := loadInventory(opts, home)
 	if err != nil {
 		return nil, err
 	}
-	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: stdin})
+	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: e.stdin, EC2: ec2Lookup(ctx, opts, e)})
+	var ee *ec2.Error
+	if errors.As(err, &ee) {
+		return nil, usageError(err, ee.Hint)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +204,16 @@ func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) 
 		}
 	}
 	return nil, &exitError{code: exitFailed, err: fmt.Errorf("pattern %q matched no hosts", opts.args[0]), hint: hint}
+}
+
+// ec2Lookup is how ec2: terms find their instances: through the AWS SDK,
+// its configuration loaded once per run, warnings on stderr.
+func ec2Lookup(ctx context.Context, opts options, e env) func(hosts.EC2) ([]hosts.Host, error) {
+	c := ec2.New(ec2.Options{
+		Private: opts.ec2Private,
+		Warn:    func(msg string) { fmt.Fprintf(e.stderr, "dt: warning: %s\n", msg) },
+	})
+	return func(q hosts.EC2) ([]hosts.Host, error) { return c.Hosts(ctx, q) }
 }
 
 // prepareJob gives the module its options and arguments. Arguments it
