@@ -53,7 +53,7 @@ func TestPing(t *testing.T) {
 		refused:   "connect: dial tcp " + refused + fmt.Sprintf(":%d: connection refused", port),
 		blackhole: "connect: dial tcp " + blackhole + fmt.Sprintf(":%d: timed out after 1s", port),
 		silent:    "handshake: " + silent + fmt.Sprintf(":%d accepted the connection", port),
-		"behind":  "connect: dial tcp " + refused + fmt.Sprintf(":%d: ", port),
+		"behind":  "connect: dial tcp " + refused + fmt.Sprintf(":%d via jump host %s: connection refused", port, h1.Name),
 	}
 	for h, w := range want {
 		if m := string(recs[h].Message); recs[h].Status != "fail" || !strings.HasPrefix(m, w) {

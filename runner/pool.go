@@ -337,6 +337,13 @@ func (p *Pool) transport(ctx, dctx context.Context, t *Target, via *ssh.Client) 
 		if cause := context.Cause(ctx); cause != nil {
 			return nil, cause
 		}
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) && len(t.Jump) > 0 {
+			// The jump host could not reach the target: say so as a
+			// direct dial would ("connection refused").
+			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("dial tcp %s via jump host %s: %s",
+				addr, t.Jump[len(t.Jump)-1].Name, strings.ToLower(strings.Trim(oce.Message, `"`)))}
+		}
 		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
 	}
 	return conn, nil
