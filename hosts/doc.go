@@ -80,8 +80,9 @@
 // rejects is an error at that line ("stdin:3: parse omni line ...").
 // Any other line is a single host "[user@]host[:port]". Bare out: keeps
 // every line's host; out:STATUS (out:fail, out:okay, out:skip: every
-// status of output.Statuses) keeps only dt output lines of that status, so
-// plain names are kept only by bare out:. Hosts are
+// status of output.Statuses) keeps only dt output lines of that status,
+// and out:fail,skip those of either status, so plain names are kept only
+// by bare out:. Hosts are
 // deduplicated as they are read, first line first, and more than
 // MaxRangeNames distinct hosts is an error, so a long input costs no
 // more memory than its distinct hosts; hosts absent from the inventory

@@ -3,6 +3,7 @@ package hosts
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/dtools/dt/output"
@@ -17,7 +18,7 @@ const Grammar = `Host patterns (keys: all ec2 exp nil not out sys tag):
   tag:-canary                  a leading -T means every host without T
   exp:^db[0-9]+$               inventory hosts whose name matches a Go regexp
   not:P  all:  nil:            inventory hosts not matched by P / every host / none
-  out:  out:fail  out:okay     hosts read from stdin: names, or dt output lines by status
+  out:  out:fail  out:fail,skip  hosts read from stdin: names, or dt output lines by status
   P+KEY:...                    union: tag:web+sys:extra1 (+ splits only before KEY:)
   P:KEY:...                    filter: tag:linux:exp:^db = linux hosts named db...
   ec2:web-*  ec2:tag=K=V      running EC2 instances: Name glob, tag, sec=GROUP, FILTER=V
@@ -104,11 +105,11 @@ type All struct{}
 // Nil is nil:, no host.
 type Nil struct{}
 
-// Out is out:, out:fail or out:okay: hosts read from standard input, either
-// plain names or dt output lines. Status is "" (every line) or the status
-// of the dt output lines to keep.
+// Out is out:, out:fail, out:fail,skip...: hosts read from standard input,
+// either plain names or dt output lines. Statuses is empty (every line) or
+// the statuses of the dt output lines to keep (a union).
 type Out struct {
-	Status output.Status
+	Statuses []output.Status
 }
 
 // String returns the terms joined with "+".
@@ -164,18 +165,31 @@ func (All) String() string { return "all:" }
 // String returns "nil:".
 func (Nil) String() string { return "nil:" }
 
-// String returns "out:" and the status.
-func (p Out) String() string { return "out:" + string(p.Status) }
+// String returns "out:" and the statuses.
+func (p Out) String() string {
+	names := make([]string, len(p.Statuses))
+	for i, st := range p.Statuses {
+		names[i] = string(st)
+	}
+	return "out:" + strings.Join(names, ",")
+}
+
+// keeps reports whether out: keeps a line of status st ("" for a plain
+// name).
+func (p Out) keeps(st output.Status) bool {
+	return len(p.Statuses) == 0 || slices.Contains(p.Statuses, st)
+}
 
 // outChoices lists out: and out:STATUS for every status output.Parse
-// accepts: "out:, out:fail, out:skip or out:okay".
+// accepts: "out:, out:fail, out:skip or out:okay, or several joined with
+// commas (out:fail,skip)".
 func outChoices() string {
 	choices := []string{"out:"}
 	for _, st := range output.Statuses {
 		choices = append(choices, "out:"+string(st))
 	}
 	n := len(choices)
-	return strings.Join(choices[:n-1], ", ") + " or " + choices[n-1]
+	return strings.Join(choices[:n-1], ", ") + " or " + choices[n-1] + ", or several joined with commas (out:fail,skip)"
 }
 
 func joinPatterns(ps []Pattern, sep string) string {
@@ -367,11 +381,19 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		}
 		return Nil{}, rest, more, nil
 	case "out":
-		st, ok := output.ParseStatus(val)
-		if val != "" && !ok {
-			return nil, "", false, p.errf("bad out: status %q in %q; want %s", val, term, outChoices())
+		var out Out
+		if val != "" {
+			for _, name := range strings.Split(val, ",") {
+				st, ok := output.ParseStatus(name)
+				if !ok {
+					return nil, "", false, p.errf("bad out: status %q in %q; want %s", name, term, outChoices())
+				}
+				if !slices.Contains(out.Statuses, st) {
+					out.Statuses = append(out.Statuses, st)
+				}
+			}
 		}
-		return Out{Status: st}, rest, more, nil
+		return out, rest, more, nil
 	}
 	if val == "" {
 		return nil, "", false, p.errf("%s: needs a value in %q", key, term)

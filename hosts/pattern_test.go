@@ -71,6 +71,8 @@ func TestParsePatternString(t *testing.T) {
 		{"nil:", "nil:"},
 		{"out:", "out:"},
 		{"out:fail", "out:fail"},
+		{"out:fail,skip", "out:fail,skip"},
+		{"out:skip,fail,skip", "out:skip,fail"},
 		{"out:tag:x", "out::tag:x"},
 		{"out:okay:tag:x", "out:okay:tag:x"},
 		{"not:tag:a", "not:tag:a"},
@@ -164,8 +166,8 @@ func TestParsePatternErrors(t *testing.T) {
 		{"sys:z9+web1", `bad host "z9+web1" in "sys:z9+web1"`},
 		{"all:x", `all: takes no value, got "x" in "all:x"`},
 		{"nil:x:tag:y", `nil: takes no value, got "x" in "nil:x"`},
-		{"out:bad", `bad out: status "bad" in "out:bad"; want out:, out:fail, out:skip or out:okay`},
-		{"out:FAIL", `bad out: status "FAIL" in "out:FAIL"; want out:, out:fail, out:skip or out:okay`},
+		{"out:bad", `bad out: status "bad" in "out:bad"; want out:, out:fail, out:skip or out:okay, or several joined with commas (out:fail,skip)`},
+		{"out:FAIL", `bad out: status "FAIL" in "out:FAIL"; want out:, out:fail, out:skip or out:okay, or several joined with commas (out:fail,skip)`},
 		{"sys:a,,b", `empty host in "sys:a,,b"`},
 		{"sys:web[5-1]", `reversed range "5-1" in "sys:web[5-1]"`},
 		{"web[x]", `bad range item "x": want N or N-M with decimal N <= M in "web[x]"`},
@@ -367,13 +369,16 @@ web3
 fail::dt:ssh:web2:again
 okay::dt:ssh:lb1:
 app1
+skip::dt:ssh:db2:not started: 2 hosts failed, more than --max-fail 1 (stopped after batch 1 of 3)
 `
 
 func TestSelectOut(t *testing.T) {
 	inv := loadTestInventory(t)
 	tests := []struct{ pat, want string }{
-		{"out:", "web1 web2 web3 root@db1 root@lb1:2222 app1 [::1]:2200 ghost ghost2"},
+		{"out:", "web1 web2 web3 root@db1 db2 root@lb1:2222 app1 [::1]:2200 ghost ghost2"},
 		{"out:fail", "web2 [::1]:2200 ghost"},
+		{"out:skip", "db2"},
+		{"out:fail,skip", "web2 db2 [::1]:2200 ghost"},
 		{"out:okay", "web1 root@db1 root@lb1:2222"},
 		{"out:fail+out:okay", "web1 web2 root@db1 root@lb1:2222 [::1]:2200 ghost"},
 		{"out:okay+out:fail", "web1 web2 root@db1 root@lb1:2222 [::1]:2200 ghost"},
@@ -381,7 +386,7 @@ func TestSelectOut(t *testing.T) {
 		{"out:tag:prod", "web1 web2 root@db1 root@lb1:2222 app1"},
 		{"tag:web:out:fail", "web2"},
 		{"tag:web:out:", "web1 web2 web3"},
-		{"not:out:", "db2 fe80::1 10.0.0.7:22"},
+		{"not:out:", "fe80::1 10.0.0.7:22"},
 		{"not:out:okay", "web2 web3 db2 app1 [::1]:2200 fe80::1 10.0.0.7:22"},
 		{"sys:ghost2+out:fail", "web2 [::1]:2200 ghost2 ghost"},
 	}

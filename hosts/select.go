@@ -362,7 +362,7 @@ func (p Out) eval(s *selector, u universe) (bitset, error) {
 	}
 	var r bitset
 	for _, l := range lines {
-		if p.Status != "" && l.status != p.Status {
+		if !p.keeps(l.status) {
 			continue
 		}
 		if i := s.named(l.hop, "stdin:"+strconv.Itoa(l.line), u); i >= 0 {

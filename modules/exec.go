@@ -131,8 +131,8 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 			break
 		}
 		if failed := int(failedHosts.Load()); budget >= 0 && failed > budget {
-			r.skip(counter.emit, batches[k+1:], fmt.Sprintf("not started: %d hosts failed, more than --max-fail %s (stopped after batch %d of %d)",
-				failed, r.Rollout.budgetText(n), k+1, len(batches)))
+			r.skip(counter.emit, batches[k+1:], fmt.Sprintf("not started: %s failed, more than --max-fail %s (stopped after batch %d of %d)",
+				hostCount(failed), r.Rollout.budgetText(n), k+1, len(batches)))
 			break
 		}
 	}

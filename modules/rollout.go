@@ -97,7 +97,15 @@ func (r Rollout) budget(n int) int {
 // hosts)".
 func (r Rollout) budgetText(n int) string {
 	if r.MaxFail.Percent {
-		return fmt.Sprintf("%s (%d hosts)", r.MaxFail, r.budget(n))
+		return fmt.Sprintf("%s (%s)", r.MaxFail, hostCount(r.budget(n)))
 	}
 	return r.MaxFail.String()
+}
+
+// hostCount writes "1 host" or "N hosts".
+func hostCount(n int) string {
+	if n == 1 {
+		return "1 host"
+	}
+	return strconv.Itoa(n) + " hosts"
 }

@@ -63,6 +63,7 @@ func TestBudget(t *testing.T) {
 		{&Size{N: 5}, 300, 5, "5"},
 		{&Size{N: 2, Percent: true}, 300, 6, "2% (6 hosts)"},
 		{&Size{N: 2, Percent: true}, 10, 0, "2% (0 hosts)"},
+		{&Size{N: 10, Percent: true}, 12, 1, "10% (1 host)"},
 	} {
 		r := Rollout{MaxFail: tt.max}
 		if got := r.budget(tt.n); got != tt.want {

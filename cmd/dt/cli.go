@@ -37,7 +37,8 @@ connections, and prints one parseable line per host:
    okay::dt:ssh:web1:Mon Nov 16 23:54:04 CET 2009
    fail::dt:ssh:web3:connect: dial tcp 127.0.0.3:22: connection refused
 
-STATUS is okay or fail; MESSAGE is the output (stdout and stderr in arrival
+STATUS is okay, fail or skip (a host a rolling run never started: --batch,
+--max-fail); MESSAGE is the output (stdout and stderr in arrival
 order) with \ as \\, newline as \n, CR as \r and other control bytes (C1
 too) as \xHH, so every record is one line. Split on the first five colons.
 
@@ -61,8 +62,9 @@ INVENTORY
    (or -F FILE); user, port and jump written in the inventory win.
 
 EXIT STATUS
-   0 every host okay; 1 a host failed or no host matched; 2 usage, pattern
-   or inventory error; 3 bad module arguments; 130 interrupted (Ctrl-C)`
+   0 every host okay; 1 a host failed or was skipped, or no host matched;
+   2 usage, pattern or inventory error; 3 bad module arguments;
+   130 interrupted (Ctrl-C)`
 
 // options is everything the command line says.
 type options struct {
@@ -80,6 +82,7 @@ type options struct {
 	sudo           bool
 	askSudoPass    bool
 	ec2Private     bool
+	rollout        modules.Rollout
 	args           []string // PATTERN MODULE ARGS...
 }
 
@@ -113,7 +116,7 @@ func parseDuration(flag, s string) (time.Duration, error) {
 // newFlags returns dt's global options (new ones each time: urfave/cli
 // keeps parse state in them).
 func newFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
 		&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
 		&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
@@ -128,7 +131,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 		&cli.BoolFlag{Name: "ec2-private", Usage: "ec2: names instances by their private IP address (default: public DNS name, else public IP)"},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
-	}
+	}, rolloutFlags()...)
 }
 
 // readOptions fills options from the parsed command line and checks the
@@ -162,6 +165,9 @@ func readOptions(c *cli.Context) (options, error) {
 	}
 	if opts.fanout < 1 {
 		return options{}, flagErrorf("--fanout %d: must be at least 1", opts.fanout)
+	}
+	if opts.rollout, err = readRollout(c); err != nil {
+		return options{}, err
 	}
 	return opts, nil
 }

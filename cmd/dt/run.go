@@ -145,6 +145,7 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		Out:      newWriter(opts, e),
 
 		Privilege: priv,
+		Rollout:   opts.rollout,
 	})
 	warnHostKeys(e, pool.HostKeyStats())
 	switch {
