@@ -371,6 +371,9 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		e := max(end, n)
 		term, val, rest, more = s[:e], s[n:e], s[end+1:], true
 	}
+	if val == ":" && !more && (key == "all" || key == "nil" || key == "out") {
+		val = "" // dtools wrote "out::" (and "all::") for the bare key
+	}
 	switch key {
 	case "all", "nil":
 		if val != "" {

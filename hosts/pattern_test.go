@@ -60,6 +60,8 @@ func TestParsePatternString(t *testing.T) {
 		{"tag:+web,+prod,-canary,db", "tag:web,+prod,-canary,db"},
 		{"tag:-web,db", "tag:-web,db"},
 		{"exp:^db[0-9]+$", "exp:^db[0-9]+$"},
+		{"ec2:web-*", "ec2:web-*"},
+		{"ec2:tag=role=web:tag:prod", "ec2:tag=role=web:tag:prod"},
 		{"exp:a+b", "exp:a+b"},
 		{"exp:a:b", "exp:a:b"},
 		{"exp:tag:x", "exp:tag:x"},
@@ -70,6 +72,8 @@ func TestParsePatternString(t *testing.T) {
 		{"all::tag:x", "all::tag:x"},
 		{"nil:", "nil:"},
 		{"out:", "out:"},
+		{"out::", "out:"}, // as dtools wrote it
+		{"all::", "all:"},
 		{"out:fail", "out:fail"},
 		{"out:fail,skip", "out:fail,skip"},
 		{"out:skip,fail,skip", "out:skip,fail"},

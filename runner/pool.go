@@ -31,6 +31,7 @@ type Pool struct {
 	conns map[string]*poolEntry
 
 	handshakes atomic.Int64
+	keepIdle   atomic.Bool
 }
 
 type poolEntry struct {
@@ -38,9 +39,34 @@ type poolEntry struct {
 	ready  chan struct{} // closed when the dial is over
 	client *ssh.Client
 	err    error
-	refs   int  // leases holding it, under Pool.mu
-	jump   bool // used as a jump host: kept until Close
+	refs   int           // leases holding it, under Pool.mu
+	jump   bool          // used as a jump host: kept until Close
+	gone   chan struct{} // closed when the connection has ended
 }
+
+// dead reports whether e's connection was made and has ended since.
+func (e *poolEntry) dead() bool {
+	select {
+	case <-e.ready:
+	default:
+		return false
+	}
+	if e.gone == nil {
+		return false
+	}
+	select {
+	case <-e.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// KeepIdle makes the pool keep every connection open when its last lease
+// is released, until Close, so that a later command on the same host
+// needs no new login (dt sh). A kept connection that has ended (the host
+// restarted, the network dropped it) is dialed again on next use.
+func (p *Pool) KeepIdle() { p.keepIdle.Store(true) }
 
 // NewPool returns an empty pool.
 func NewPool(cfg Config) *Pool {
@@ -177,11 +203,24 @@ func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (
 	key := p.connKey(t)
 	p.mu.Lock()
 	e, ok := p.conns[key]
+	if ok && e.dead() {
+		// Kept past its end: forget it and dial anew.
+		delete(p.conns, key)
+		closeClient(e.client)
+		ok = false
+	}
 	if !ok {
 		e = &poolEntry{key: key, ready: make(chan struct{}), refs: 1, jump: jump}
 		p.conns[key] = e
 		p.mu.Unlock()
 		e.client, e.err = p.dial(ctx, t, via)
+		if e.err == nil {
+			e.gone = make(chan struct{})
+			go func(c *ssh.Client, gone chan struct{}) {
+				c.Wait()
+				close(gone)
+			}(e.client, e.gone)
+		}
 		if e.err != nil {
 			// Do not cache failures: a later caller (or a host whose
 			// context outlives this one) may try again.
@@ -219,7 +258,7 @@ func (p *Pool) get(ctx context.Context, t *Target, via *ssh.Client, jump bool) (
 func (p *Pool) put(e *poolEntry) {
 	p.mu.Lock()
 	e.refs--
-	last := e.refs == 0 && !e.jump && p.conns[e.key] == e
+	last := e.refs == 0 && !e.jump && !p.keepIdle.Load() && p.conns[e.key] == e
 	if last {
 		delete(p.conns, e.key)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -51,6 +52,11 @@ MODULES (dt --list; dt help MODULE)
    journal [UNIT...]   journal lines of every host, merged by time (-f follows)
    runit VERB SVC...   runit services via sv: status, start, stop, restart...
    svc VERB NAME...    one normalized view: systemd unit or runit service
+   ping                TCP connect time and SSH banner, no login
+   local CMD...        run CMD here once per host ({host} is the name)
+   ssh-copy-id KEY...  add public keys to authorized_keys (-i: password)
+   add / tag / del     manage the inventory (add fetches host keys)
+   sh                  interactive shell on the hosts: dt PATTERN sh
 
 PATTERNS
 %s
@@ -82,6 +88,7 @@ type options struct {
 	sudo           bool
 	askSudoPass    bool
 	ec2Private     bool
+	dtsh           bool // run as dtsh: the shell, PATTERN optional
 	rollout        modules.Rollout
 	args           []string // PATTERN MODULE ARGS...
 }
@@ -198,6 +205,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			if err != nil {
 				return err
 			}
+			opts.dtsh = len(args) > 0 && filepath.Base(args[0]) == "dtsh"
 			code = run(ctx, opts, e)
 			return nil
 		},
@@ -303,6 +311,7 @@ func moduleList(w io.Writer) {
 		m, _ := modules.Lookup(name)
 		fmt.Fprintf(w, "   %-12s %s\n", m.Name(), m.Summary())
 	}
+	fmt.Fprintf(w, "   %-12s %s\n", "sh", "interactive shell on the hosts: dt PATTERN sh (dt help sh)")
 	fmt.Fprintln(w, "\nPATTERNS")
 	fmt.Fprint(w, indent(hosts.Grammar, "   "))
 }

@@ -75,6 +75,12 @@ func run(ctx context.Context, opts options, e env) int {
 		return exitOK
 	case len(opts.args) > 0 && opts.args[0] == "help":
 		return help(opts.args[1:], e)
+	case opts.dtsh || len(opts.args) == 1 && opts.args[0] == "sh" || len(opts.args) >= 2 && opts.args[1] == "sh":
+		pattern, rest := shellArgs(opts)
+		if len(rest) > 0 {
+			return e.report(usageError(fmt.Errorf("sh takes no arguments after the pattern, got %q", rest), "usage: dt [OPTIONS] [PATTERN] sh, or dtsh [OPTIONS] [PATTERN]; then type commands"))
+		}
+		return runShell(ctx, opts, pattern, e)
 	}
 	code, err := runModule(ctx, opts, e)
 	if err != nil {
@@ -182,6 +188,10 @@ func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
 // exit status 1.
 func selectHosts(ctx context.Context, opts options, pat hosts.Pattern, home string, e env) ([]hosts.Host, error) {
 	inv, invNote, err := loadInventory(opts, home)
+	if err != nil && errors.Is(err, os.ErrNotExist) && len(opts.args) > 1 && opts.args[1] == (modules.Add{}).Name() {
+		// add creates the file -D names.
+		inv, err = hosts.ParseInventory(strings.NewReader(""), opts.db)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -387,10 +397,30 @@ func localUser(getenv func(string) string) string {
 	return "root"
 }
 
+// shellArgs splits the command line of dt sh: "PATTERN sh", "sh" or,
+// as dtsh, "[PATTERN]". rest is what follows and should not be there.
+func shellArgs(opts options) (pattern string, rest []string) {
+	args := opts.args
+	switch {
+	case opts.dtsh && len(args) > 0:
+		return args[0], args[1:]
+	case opts.dtsh:
+		return "", nil
+	case len(args) == 1:
+		return "", nil
+	}
+	return args[0], args[2:]
+}
+
 // help is "dt help [MODULE]".
 func help(args []string, e env) int {
 	if len(args) == 0 {
 		moduleList(e.stdout)
+		return exitOK
+	}
+	if args[0] == "sh" || args[0] == "dtsh" {
+		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n",
+			strings.Join(shellViews, ", "), "$DT_HISTFILE, else ~/.dt_history")
 		return exitOK
 	}
 	m, err := modules.Lookup(args[0])
