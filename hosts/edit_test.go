@@ -303,3 +303,56 @@ func writeTestFile(t *testing.T, path, data string, perm os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDocEdits: for any inventory that parses, edits leave a file that
+// parses, with exactly the changes asked for; no edit leaves it byte for
+// byte as it was.
+func FuzzDocEdits(f *testing.F) {
+	f.Add(editSample, "web1", "x", "web")
+	f.Add("a b\r\nb c # d\n\n# e\na f", "a", "g", "b")
+	f.Add("\ufeffh1\th2x  # c\nh1 t", "h1", "t", "h2x")
+	f.Fuzz(func(t *testing.T, in, host, add, remove string) {
+		d, err := ParseDoc([]byte(in), "f")
+		if err != nil {
+			return
+		}
+		if string(d.Bytes()) != in {
+			t.Fatalf("unedited doc differs: %q", d.Bytes())
+		}
+		before, _ := ParseInventory(strings.NewReader(in), "f")
+		if validTag(add) && validTag(remove) && add != remove {
+			d.SetTags(host, []string{add}, []string{remove})
+		}
+		out := string(d.Bytes())
+		after, err := ParseInventory(strings.NewReader(out), "f")
+		if err != nil {
+			t.Fatalf("edited file does not parse: %v\n%q", err, out)
+		}
+		if len(after.Hosts) != len(before.Hosts) {
+			t.Fatalf("%d hosts, want %d", len(after.Hosts), len(before.Hosts))
+		}
+		for i, h := range after.Hosts {
+			b := before.Hosts[i]
+			if h.Name != b.Name || h.Hop != b.Hop {
+				t.Fatalf("host %d: %v, was %v", i, h.Hop, b.Hop)
+			}
+			if h.Name != host || !validTag(add) || !validTag(remove) || add == remove {
+				if strings.Join(h.Tags, " ") != strings.Join(b.Tags, " ") {
+					t.Fatalf("%s: tags %q, were %q", h.Name, h.Tags, b.Tags)
+				}
+				continue
+			}
+			if !h.HasTag(add) || h.HasTag(remove) {
+				t.Fatalf("%s: tags %q after +%s -%s", h.Name, h.Tags, add, remove)
+			}
+		}
+		if d.Delete(host) {
+			if _, err := ParseInventory(strings.NewReader(string(d.Bytes())), "f"); err != nil {
+				t.Fatalf("after delete: %v", err)
+			}
+			if h, ok := d.Lookup(host); ok {
+				t.Fatalf("%s still there: %v", host, h)
+			}
+		}
+	})
+}
