@@ -3,10 +3,13 @@
 // It owns: parsing the dtools host database (ParseInventory, with precise
 // "file:line: message" errors) and the known_hosts fallback
 // (ParseKnownHosts); name ranges (ExpandRange); the host-pattern grammar,
-// parsed into a small AST (ParsePattern); and selecting hosts with a
-// pattern, in inventory order (Select). It does not resolve ssh_config,
-// dial, print or exit: it is pure apart from reading the files and the
-// standard input it is handed.
+// parsed into a small AST (ParsePattern); selecting hosts with a
+// pattern, in inventory order (Select); and editing the inventory safely
+// (Doc keeps every line as written; UpdateFile locks, never writes a file
+// that does not parse, and replaces the file whole). It does not resolve
+// ssh_config, dial, print or exit, and it never touches the network: the
+// instances of an ec2: term come from Env.EC2 (package ec2). Its only I/O
+// is the files and standard input it is handed.
 //
 // # Inventory
 //
@@ -23,8 +26,8 @@
 //
 // # Patterns
 //
-// A pattern selects hosts. The keys are all, exp, nil, not, out, sys and
-// tag; each is written "KEY:VALUE".
+// A pattern selects hosts. The keys are all, ec2, exp, nil, not, out, sys
+// and tag; each is written "KEY:VALUE".
 //
 //	web1,root@db2:2222   a bare word: explicit hosts, same as sys:
 //	sys:H1,H2            explicit hosts, in the inventory or not; a host in
@@ -42,7 +45,12 @@
 //	                     tag:web,+prod,-canary = (web and prod) minus canary
 //	not:PATTERN          inventory hosts not matched by PATTERN
 //	all:  nil:           every inventory host; no host
-//	out:                 hosts read from standard input (see below)
+//	out:                 hosts read from standard input (see below); "out::"
+//	                     and "all::", as dtools wrote them, are out: and all:
+//	ec2:VALUE            running EC2 instances, through Env.EC2: VALUE is a
+//	                     Name glob, tag=KEY=VALUE, sec=GROUP or any
+//	                     DescribeInstances FILTER=VALUE; their AWS tags count
+//	                     as tags for the terms chained after it
 //
 // Two operators combine terms:
 //

@@ -9,7 +9,9 @@
 //
 // Execute fans a Job out over hosts with a bound, applies the per-host
 // deadline, and turns every failure into a record: it never stops because
-// one host failed.
+// one host failed. A BatchJob (add, tag, del) gets every host at once, so
+// that an inventory edit is one transaction; inventory.go holds what those
+// three share.
 //
 // Beside the module files, a few files hold what several modules share:
 // svstatus.go parses "sv status" (runit, svc), unitstate.go models a

@@ -5,8 +5,13 @@
 // (strict, accept-new, off), the connection pool (one connection per
 // destination and trust settings, shared only by the names that agree on
 // all of them, one per jump host, each closed when its last lease is
-// released), remote commands with real cancellation (Run signals the remote
-// process group, then closes), and the bounded fan-out (Each).
+// released, or kept for a shell session with KeepIdle), remote commands
+// with real cancellation (Run signals the remote process group, then
+// closes), local commands stopped the same way (RunLocal), the bounded
+// fan-out (Each), and the connections that stop short of a login: a host
+// key scan as ssh-keyscan does (ScanHostKey) and a reachability check
+// (Ping). Password and keyboard-interactive answers are asked through
+// Config.Ask, once per login, only when the CLI provides it (-i).
 //
 // The runner never prints and never exits. Every per-host problem comes back
 // as an *Error that names the stage where it happened (connect, handshake,
