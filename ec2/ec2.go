@@ -94,9 +94,14 @@ func (c *Client) Hosts(ctx context.Context, q hosts.EC2) ([]hosts.Host, error) {
 	}}
 	var out []hosts.Host
 	seen := map[string]bool{}
-	pages := sdk.NewDescribeInstancesPaginator(api, in)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	tokens := map[string]bool{}
+	// Pages by hand rather than with the SDK's paginator: it takes the
+	// client as an interface, and an *sdk.Client in an interface keeps
+	// all of its hundreds of operations in dt's binary (text/template,
+	// which the CLI's help uses, makes the linker keep every exported
+	// method of such types): ~48 MB more.
+	for {
+		page, err := api.DescribeInstances(ctx, in)
 		if err != nil {
 			return nil, apiError(q, err)
 		}
@@ -109,8 +114,16 @@ func (c *Client) Hosts(ctx context.Context, q hosts.EC2) ([]hosts.Host, error) {
 				}
 			}
 		}
+		next := aws.ToString(page.NextToken)
+		if next == "" {
+			return out, nil
+		}
+		if tokens[next] {
+			return nil, &Error{Err: fmt.Errorf("DescribeInstances with %s=%s: the API handed out page token %q twice", q.Filter, q.Value, next)}
+		}
+		tokens[next] = true
+		in.NextToken = aws.String(next)
 	}
-	return out, nil
 }
 
 // apiError words an error of DescribeInstances for the person.
