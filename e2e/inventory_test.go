@@ -284,9 +284,25 @@ func TestTagAndDel(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "needs --yes") {
 		t.Errorf("del of 2 hosts without --yes: exit %d %q", r.code, r.stderr)
 	}
-	r = dtLocal(t, home, "", "tag:web", "del", "--yes")
-	if r.code != 0 || len(lines(r.stdout)) != 2 {
-		t.Errorf("del --yes: exit %d %q", r.code, r.stdout)
+	// On a terminal dt asks; "n" deletes nothing (exit 1), "y" deletes.
+	for _, answer := range []string{"n", "y"} {
+		cmd := exec.Command(dtBin, "-N", "tag:web", "del")
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		term := startOnPTY(t, cmd)
+		term.waitFor("dt: delete 2 hosts from " + filepath.Join(home, ".dtdb") + " (web1, web2)? [y/N] ")
+		term.typeIn(answer + "\r")
+		text, err := term.wait()
+		data, _ := os.ReadFile(real)
+		switch answer {
+		case "n":
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(text, "del: not confirmed; nothing deleted") || !strings.Contains(string(data), "web1") {
+				t.Errorf("answered n: %v %q, file %q", err, text, data)
+			}
+		case "y":
+			if err != nil || strings.Count(text, "okay::dt:del:") != 2 {
+				t.Errorf("answered y: %v %q", err, text)
+			}
+		}
 	}
 	if fi, err := os.Lstat(filepath.Join(home, ".dtdb")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Error("the symlink was replaced by a file")
