@@ -201,3 +201,48 @@ func TestDialErrorNamesWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepIdle: a pool that keeps idle connections serves the next lease
+// on the same connection (no new login), and dials again once the kept
+// connection has ended.
+func TestKeepIdle(t *testing.T) {
+	srv := startTestServer(t, "pw", "password")
+	p := NewPool(Config{Home: t.TempDir(), Ask: func(string, bool) ([]byte, error) { return []byte("pw"), nil }})
+	defer p.Close()
+	p.KeepIdle()
+	tgt := srv.target(t)
+	l1, err := p.Acquire(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := l1.Client
+	l1.Release()
+	l2, err := p.Acquire(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Client != c1 || p.Handshakes() != 1 {
+		t.Errorf("a second lease made a new connection (%d handshakes)", p.Handshakes())
+	}
+	l2.Release()
+	c1.Close() // the connection ends while kept
+	c1.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l3, err := p.Acquire(context.Background(), tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l3.Release()
+		if l3.Client != c1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ended connection is still handed out")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p.Handshakes() != 2 {
+		t.Errorf("%d handshakes, want 2", p.Handshakes())
+	}
+}
