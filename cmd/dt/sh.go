@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peterh/liner"
@@ -113,8 +114,24 @@ func runShell(ctx context.Context, opts options, pattern string, e env) int {
 		// Commands from a pipe or a file: no prompt, no history.
 		ln = &plainLines{r: bufio.NewReader(e.stdin)}
 	}
+	// SIGTERM (Ctrl-C is the running command's) ends the shell: at once
+	// at the prompt, or once the running command has stopped.
+	var atPrompt atomic.Bool
+	go func() {
+		<-ctx.Done()
+		if atPrompt.Load() {
+			restoreTerminals()
+			fmt.Fprintln(e.stderr, "\ndt: terminated")
+			os.Exit(exitInterrupted)
+		}
+	}()
 	for {
+		if context.Cause(ctx) != nil {
+			return exitInterrupted
+		}
+		atPrompt.Store(true)
 		line, err := ln.Prompt(s.prompt())
+		atPrompt.Store(false)
 		switch {
 		case errors.Is(err, liner.ErrPromptAborted):
 			continue // Ctrl-C at the prompt: a fresh line
@@ -128,7 +145,7 @@ func runShell(ctx context.Context, opts options, pattern string, e env) int {
 			return exitUsage
 		}
 		if context.Cause(ctx) != nil {
-			return exitInterrupted // SIGTERM
+			return exitInterrupted
 		}
 		line = strings.TrimSpace(line)
 		if line == "" {
