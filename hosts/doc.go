@@ -3,11 +3,14 @@
 // It owns: parsing the dtools host database (ParseInventory, with precise
 // "file:line: message" errors) and the known_hosts fallback
 // (ParseKnownHosts); name ranges (ExpandRange, and its inverse for display,
-// Fold, which writes a host set as "h[001-020,022],db1"); the host-pattern grammar,
-// parsed into a small AST (ParsePattern); and selecting hosts with a
-// pattern, in inventory order (Select). It does not resolve ssh_config,
-// dial, print or exit: it is pure apart from reading the files and the
-// standard input it is handed.
+// Fold, which writes a host set as "h[001-020,022],db1"); the host-pattern
+// grammar, parsed into a small AST (ParsePattern); selecting hosts with a
+// pattern, in inventory order (Select); and editing the inventory safely
+// (Doc keeps every line as written; UpdateFile locks, never writes a file
+// that does not parse, and replaces the file whole). It does not resolve
+// ssh_config, dial, print or exit, and it never touches the network: the
+// instances of an ec2: term come from Env.EC2 (package ec2). Its only I/O
+// is the files and standard input it is handed.
 //
 // # Inventory
 //
@@ -18,14 +21,14 @@
 // JUMP is "[user@]host[:port]" or a chain "j1,j2" that the client connects
 // through in order, like ssh -J. IPv6 literals are bracketed, "[::1]" or
 // "[::1]:2222"; an unbracketed name with two or more colons is accepted
-// only as an IP address, without a port. Names, users and tags use
-// [A-Za-z0-9_.-] and must not start with '-'. A host listed again merges
+// only as an IP address, without a port. Names and users use
+// [A-Za-z0-9_.-], tags [A-Za-z0-9_.=-], and none starts with '-'. A host listed again merges
 // its tags into the first entry; see ParseInventory for the exact rule.
 //
 // # Patterns
 //
-// A pattern selects hosts. The keys are all, exp, nil, not, out, sys and
-// tag; each is written "KEY:VALUE".
+// A pattern selects hosts. The keys are all, ec2, exp, nil, not, out, sys
+// and tag; each is written "KEY:VALUE".
 //
 //	web1,root@db2:2222   a bare word: explicit hosts, same as sys:
 //	sys:H1,H2            explicit hosts, in the inventory or not; a host in
@@ -43,7 +46,12 @@
 //	                     tag:web,+prod,-canary = (web and prod) minus canary
 //	not:PATTERN          inventory hosts not matched by PATTERN
 //	all:  nil:           every inventory host; no host
-//	out:                 hosts read from standard input (see below)
+//	out:                 hosts read from standard input (see below); "out::"
+//	                     and "all::", as dtools wrote them, are out: and all:
+//	ec2:VALUE            running EC2 instances, through Env.EC2: VALUE is a
+//	                     Name glob, tag=KEY=VALUE, sec=GROUP or any
+//	                     DescribeInstances FILTER=VALUE; their AWS tags count
+//	                     as tags for the terms chained after it
 //
 // Two operators combine terms:
 //

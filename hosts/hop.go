@@ -145,8 +145,23 @@ func validName(s string) bool { return validWord(s) }
 // validUser reports whether s is a usable remote user name.
 func validUser(s string) bool { return validWord(s) }
 
-// validTag reports whether s is a usable tag.
-func validTag(s string) bool { return validWord(s) }
+// validTag reports whether s is a usable tag: a word, where '=' is allowed
+// too (AWS tags come in as KEY=VALUE, see the ec2: pattern).
+func validTag(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isWordByte(s[i]) && s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTag reports whether s can be a tag: letters, digits, '.', '_',
+// '-' and '=', not starting with '-'.
+func ValidTag(s string) bool { return validTag(s) }
 
 // validIP reports whether s is an IPv4 or IPv6 address, optionally with a
 // zone made of word characters (fe80::1%eth0).

@@ -65,8 +65,9 @@ type Inventory struct {
 // blank lines are ignored. IPv6 literals are written "[::1]" or
 // "[::1]:2222"; an unbracketed name with two or more colons is accepted
 // only if it is an IP address, and then has no port. Brackets are for IP
-// addresses only; there are no name ranges in the inventory. Host names,
-// users and tags use [A-Za-z0-9_.-] and must not start with '-'. A port is
+// addresses only; there are no name ranges in the inventory. Host names
+// and users use [A-Za-z0-9_.-], tags [A-Za-z0-9_.=-] ('=' for KEY=VALUE
+// tags, as the ec2: pattern makes them), and none starts with '-'. A port is
 // a number in 1..65535.
 //
 // A host may appear on several lines; names are compared exactly as
@@ -227,7 +228,7 @@ func badTagMsg(t string) string {
 	if strings.HasPrefix(t, "-") {
 		return fmt.Sprintf("bad tag %q: a tag must not start with '-'", t)
 	}
-	return fmt.Sprintf("bad tag %q: use only letters, digits, '.', '_' and '-'", t)
+	return fmt.Sprintf("bad tag %q: use only letters, digits, '.', '_', '-' and '='", t)
 }
 
 // parseHostSpec parses the first field of an inventory line,

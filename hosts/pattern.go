@@ -11,7 +11,7 @@ import (
 
 // Grammar is the short help text for host patterns, for dt --help and
 // dt --list.
-const Grammar = `Host patterns (keys: all exp nil not out sys tag):
+const Grammar = `Host patterns (keys: all ec2 exp nil not out sys tag):
   web1,root@db2:2222,[::1]:22  hosts by name (same as sys:), in the inventory or not
   sys:web[01-12,20]            ranges; zero padding follows the first number
   tag:web,+prod,-canary        left to right: ,T or  ,+T and  ,-T and not
@@ -21,10 +21,11 @@ const Grammar = `Host patterns (keys: all exp nil not out sys tag):
   out:  out:fail  out:fail,skip  hosts read from stdin: names, or dt output lines by status
   P+KEY:...                    union: tag:web+sys:extra1 (+ splits only before KEY:)
   P:KEY:...                    filter: tag:linux:exp:^db = linux hosts named db...
+  ec2:web-*  ec2:tag=K=V      running EC2 instances: Name glob, tag, sec=GROUP, FILTER=V
 Hosts come in inventory order, then the others in the order given.`
 
 // keys lists the pattern keys, sorted.
-var keys = [...]string{"all", "exp", "nil", "not", "out", "sys", "tag"}
+var keys = [...]string{"all", "ec2", "exp", "nil", "not", "out", "sys", "tag"}
 
 // Keys returns the valid pattern keys, sorted.
 func Keys() []string { return append([]string(nil), keys[:]...) }
@@ -82,6 +83,17 @@ type TagOp struct {
 	Tag string
 }
 
+// EC2 is ec2:VALUE: the running EC2 instances that one DescribeInstances
+// filter selects. VALUE is NAME (a glob on the Name tag, filter
+// tag:Name), tag=KEY=VALUE (filter tag:KEY), sec=GROUP (filter
+// instance.group-name) or FILTER=VALUE (any DescribeInstances filter).
+// Select asks Env.EC2 for the instances.
+type EC2 struct {
+	Text   string // the value as written
+	Filter string // the DescribeInstances filter name
+	Value  string // its value (EC2 filters take * and ? wildcards)
+}
+
 // Not is not:P: every host not matched by P.
 type Not struct {
 	P Pattern
@@ -135,6 +147,9 @@ func (p Tag) String() string {
 	}
 	return b.String()
 }
+
+// String returns "ec2:" and the value as written.
+func (p EC2) String() string { return "ec2:" + p.Text }
 
 // String returns "not:" and the negated pattern.
 func (p Not) String() string {
@@ -356,6 +371,9 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		e := max(end, n)
 		term, val, rest, more = s[:e], s[n:e], s[end+1:], true
 	}
+	if val == ":" && !more && (key == "all" || key == "nil" || key == "out") {
+		val = "" // dtools wrote "out::" (and "all::") for the bare key
+	}
 	switch key {
 	case "all", "nil":
 		if val != "" {
@@ -394,6 +412,8 @@ func (p *parser) term(s string) (t Pattern, rest string, more bool, err error) {
 		t = Exp{Re: re}
 	case "tag":
 		t, err = p.tag(val, term)
+	case "ec2":
+		t, err = p.ec2(val, term)
 	}
 	if err != nil {
 		if key != "exp" {
@@ -472,6 +492,33 @@ func (p *parser) tag(val, term string) (Pattern, error) {
 			return nil, p.errf("bad tag %q in %q", item, term)
 		}
 		out = append(out, TagOp{Op: op, Tag: item})
+	}
+	return out, nil
+}
+
+// ec2 parses the value of an ec2: term, dtools' forms: NAME-GLOB,
+// tag=KEY=VALUE, sec=GROUP, FILTER=VALUE.
+func (p *parser) ec2(val, term string) (Pattern, error) {
+	out := EC2{Text: val}
+	name, value, ok := strings.Cut(val, "=")
+	switch {
+	case !ok:
+		out.Filter, out.Value = "tag:Name", val
+	case name == "tag":
+		key, v, ok := strings.Cut(value, "=")
+		if !ok || key == "" {
+			return nil, p.errf("ec2:tag= wants KEY=VALUE, got %q in %q", value, term)
+		}
+		out.Filter, out.Value = "tag:"+key, v
+	case name == "sec":
+		out.Filter, out.Value = "instance.group-name", value
+	case name == "":
+		return nil, p.errf("ec2: filter name missing before '=' in %q", term)
+	default:
+		out.Filter, out.Value = name, value
+	}
+	if out.Value == "" {
+		return nil, p.errf("ec2: empty value for filter %s in %q", out.Filter, term)
 	}
 	return out, nil
 }

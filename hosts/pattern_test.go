@@ -29,7 +29,7 @@ func names(hs []Host) string {
 }
 
 func TestKeys(t *testing.T) {
-	if got := strings.Join(Keys(), ","); got != "all,exp,nil,not,out,sys,tag" {
+	if got := strings.Join(Keys(), ","); got != "all,ec2,exp,nil,not,out,sys,tag" {
 		t.Errorf("Keys() = %s", got)
 	}
 	Keys()[0] = "zzz"
@@ -60,6 +60,8 @@ func TestParsePatternString(t *testing.T) {
 		{"tag:+web,+prod,-canary,db", "tag:web,+prod,-canary,db"},
 		{"tag:-web,db", "tag:-web,db"},
 		{"exp:^db[0-9]+$", "exp:^db[0-9]+$"},
+		{"ec2:web-*", "ec2:web-*"},
+		{"ec2:tag=role=web:tag:prod", "ec2:tag=role=web:tag:prod"},
 		{"exp:a+b", "exp:a+b"},
 		{"exp:a:b", "exp:a:b"},
 		{"exp:tag:x", "exp:tag:x"},
@@ -70,6 +72,8 @@ func TestParsePatternString(t *testing.T) {
 		{"all::tag:x", "all::tag:x"},
 		{"nil:", "nil:"},
 		{"out:", "out:"},
+		{"out::", "out:"}, // as dtools wrote it
+		{"all::", "all:"},
 		{"out:fail", "out:fail"},
 		{"out:fail,skip", "out:fail,skip"},
 		{"out:skip,fail,skip", "out:skip,fail"},
@@ -135,7 +139,7 @@ func TestParsePatternTree(t *testing.T) {
 }
 
 func TestParsePatternErrors(t *testing.T) {
-	valid := "; valid keys: all, exp, nil, not, out, sys, tag"
+	valid := "; valid keys: all, ec2, exp, nil, not, out, sys, tag"
 	tests := []struct{ in, want string }{
 		{"foo:bar", `unknown pattern key "foo" in "foo:bar"` + valid},
 		{"Tag:web", `unknown pattern key "Tag" in "Tag:web"` + valid},
@@ -517,7 +521,7 @@ db2   db staging
 	// tag:prod:exp:^db:        db1
 	// not:tag:web+sys:extra1:  db1 db2 extra1
 	// web[2-4]:                web2 web3 web4
-	// unknown pattern key "foo" in "foo:bar"; valid keys: all, exp, nil, not, out, sys, tag
+	// unknown pattern key "foo" in "foo:bar"; valid keys: all, ec2, exp, nil, not, out, sys, tag
 }
 
 func TestSelectConcurrent(t *testing.T) {

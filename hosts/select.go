@@ -12,6 +12,10 @@ import (
 type Env struct {
 	Inv   *Inventory // the host database; nil means an empty one
 	Stdin io.Reader  // read (once, fully) only if the pattern has an out: term
+	// EC2 lists the running instances an ec2: term selects, as hosts
+	// with their AWS tags as Tags (see package ec2); it is called once
+	// per distinct term. Nil: ec2: terms are an error.
+	EC2 func(q EC2) ([]Host, error)
 }
 
 // Select returns the hosts matched by p.
@@ -54,6 +58,9 @@ func Select(p Pattern, env Env) ([]Host, error) {
 				h.Port = o.Port
 			}
 		}
+		if more, ok := s.moreTags[i]; ok {
+			h.Tags = appendNewTags(append([]string(nil), h.Tags...), more)
+		}
 		out = append(out, h)
 	})
 	return out, nil
@@ -74,7 +81,9 @@ type selector struct {
 	tagBits  map[string]bitset
 	extras   []Host
 	extraIdx map[string]int
-	over     map[int]Hop // explicit user/port for inventory hosts
+	over     map[int]Hop       // explicit user/port for inventory hosts
+	moreTags map[int][]string  // tags an ec2: term gave inventory hosts
+	ec2      map[string][]Host // instances by ec2: term, asked once
 
 	stdinDone  bool
 	stdinHosts []stdinHost
@@ -192,6 +201,50 @@ func (s *selector) named(h Hop, where string, u universe) int {
 		}
 	}
 	return i
+}
+
+// tagged records that host i (named by an ec2: term) carries tags, for
+// the tag: terms evaluated after it and for the result.
+func (s *selector) tagged(i int, tags []string) {
+	for _, t := range tags {
+		if b, ok := s.tagBits[t]; ok {
+			s.tagBits[t] = b.add(i)
+		}
+	}
+	if i < s.n {
+		if s.moreTags == nil {
+			s.moreTags = make(map[int][]string)
+		}
+		s.moreTags[i] = appendNewTags(s.moreTags[i], tags)
+	} else {
+		e := &s.extras[i-s.n]
+		e.Tags = appendNewTags(e.Tags, tags)
+	}
+}
+
+func (p EC2) eval(s *selector, u universe) (bitset, error) {
+	found, ok := s.ec2[p.Text]
+	if !ok {
+		if s.env.EC2 == nil {
+			return nil, errors.New("ec2: no access to AWS configured")
+		}
+		var err error
+		if found, err = s.env.EC2(p); err != nil {
+			return nil, err
+		}
+		if s.ec2 == nil {
+			s.ec2 = make(map[string][]Host)
+		}
+		s.ec2[p.Text] = found
+	}
+	var r bitset
+	for _, h := range found {
+		if i := s.named(h.Hop, h.Where, u); i >= 0 {
+			s.tagged(i, h.Tags)
+			r = r.add(i)
+		}
+	}
+	return r, nil
 }
 
 func (p Union) eval(s *selector, u universe) (bitset, error) {

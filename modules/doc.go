@@ -19,6 +19,10 @@
 // with Run.Stream print it line by line as it arrives. Modules that parse
 // their commands' output keep it in memory.
 //
+// A BatchJob (add, tag, del) gets every host at once, so
+// that an inventory edit is one transaction; inventory.go holds what those
+// three share.
+//
 // Beside the module files, a few files hold what several modules share:
 // svstatus.go parses "sv status" (runit, svc), unitstate.go models a
 // systemd unit's "systemctl show" state (systemctl, svc), unitjournal.go

@@ -54,6 +54,27 @@ type UnboundedJob interface {
 	Unbounded() bool
 }
 
+// BatchJob is implemented by jobs that act on the selected hosts
+// together, such as inventory edits that must be one transaction: Execute
+// calls RunBatch once with every host instead of Run for each. each calls
+// fn for every host, at most Fanout at a time and each within the run's
+// --timeout, as Execute does for Run. RunBatch emits at least one record
+// per host; the batching of a Rollout does not apply.
+type BatchJob interface {
+	RunBatch(ctx context.Context, hs []*Host, each func(fn func(ctx context.Context, h *Host)), emit func(output.Record))
+}
+
+// HostsChecker is implemented by jobs that accept or refuse the selected
+// hosts before anything runs (del asks before deleting more than one).
+// The CLI calls CheckHosts after selecting the hosts; its error ends the
+// run: a *UsageError for a refusal, ErrDeclined when the person said no.
+type HostsChecker interface {
+	CheckHosts(hs []hosts.Host) error
+}
+
+// ErrDeclined is returned by CheckHosts when the person asked declined.
+var ErrDeclined = errors.New("not confirmed")
+
 // Sorter is implemented by jobs whose records are printed in an order of
 // their own (journal: by time across hosts) once every host is done,
 // instead of as they arrive. Less must be a strict weak order.
@@ -92,6 +113,10 @@ func Execute(ctx context.Context, r Run) (notOkay int) {
 	fanout := r.Fanout
 	if u, ok := r.Job.(UnboundedJob); ok && u.Unbounded() && len(r.Hosts) > fanout {
 		fanout = len(r.Hosts)
+	}
+	if bj, ok := r.Job.(BatchJob); ok {
+		r.batch(ctx, bj, fanout, counter)
+		return counter.notOkay()
 	}
 	n := len(r.Hosts)
 	batches := r.Rollout.batches(n)
@@ -191,6 +216,62 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	held.release(hostEmit, gateErr)
 	return failed
+}
+
+// batch runs a BatchJob over every host.
+func (r Run) batch(ctx context.Context, bj BatchJob, fanout int, out *countingWriter) {
+	hs := make([]*Host, len(r.Hosts))
+	index := make(map[string]int, len(r.Hosts))
+	for i, e := range r.Hosts {
+		hs[i] = &Host{Entry: e, Module: r.Module, Started: time.Now(), pool: r.Pool, priv: r.Privilege, resolver: r.Resolver}
+		index[e.Name] = i
+		if r.Track != nil {
+			r.Track.HostStarted(e.Name)
+		}
+	}
+	// The records come by host name: each goes in its host's place (for
+	// --sort), and the progress line and summary count each host once.
+	seen := make([]bool, len(hs))
+	var mu sync.Mutex
+	emit := func(rec output.Record) {
+		i, ok := index[rec.Host]
+		if !ok { // a record of no selected host: written as it comes
+			if rec.Status != output.Okay {
+				out.bad.Add(1)
+			}
+			writeRecord(out.w, rec)
+			return
+		}
+		out.emit(i, rec)
+		mu.Lock()
+		first := !seen[i]
+		seen[i] = true
+		mu.Unlock()
+		if first && r.Track != nil {
+			r.Track.HostDone(rec)
+		}
+	}
+	defer func() {
+		for i := range hs {
+			out.done(i)
+		}
+	}()
+	defer func() {
+		for _, h := range hs {
+			h.release()
+		}
+	}()
+	each := func(fn func(ctx context.Context, h *Host)) {
+		runner.Each(ctx, len(hs), fanout, func(ctx context.Context, i int) {
+			if r.Timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
+				defer cancel()
+			}
+			fn(ctx, hs[i])
+		})
+	}
+	bj.RunBatch(ctx, hs, each, emit)
 }
 
 // skip writes a skip record for every host of batches.

@@ -19,12 +19,13 @@ type Host struct {
 	Module  string
 	Started time.Time
 
-	target  *runner.Target
-	pool    *runner.Pool
-	lease   *runner.Lease
-	dialErr error
-	priv    Privilege
-	sudoed  bool // a command went through sudo: failures get a sudo hint
+	target   *runner.Target
+	resolver *runner.Resolver // resolves target on first use when set
+	pool     *runner.Pool
+	lease    *runner.Lease
+	dialErr  error
+	priv     Privilege
+	sudoed   bool // a command went through sudo: failures get a sudo hint
 	// sudoRefused is the first sudo validation failure on this host (-K):
 	// later sudo commands fail with it instead of costing another attempt.
 	sudoRefused error
@@ -68,6 +69,43 @@ func (h *Host) RunSudo(ctx context.Context, cmd runner.Command) (runner.Result, 
 	return res, err
 }
 
+// Target resolves the host through ssh_config (once) and returns where
+// it is dialed.
+func (h *Host) Target() (*runner.Target, error) {
+	if h.target == nil && h.resolver != nil {
+		t, err := h.resolver.Resolve(h.Entry)
+		if err != nil {
+			return nil, &runner.Error{Stage: output.StageResolve, Err: err}
+		}
+		h.target = t
+	}
+	if h.target == nil || h.pool == nil {
+		return nil, &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
+	}
+	return h.target, nil
+}
+
+// ScanHostKey fetches the host's key without logging in, checking it
+// (and recording it under accept-new) as ssh-keyscan would; see
+// runner.Pool.ScanHostKey.
+func (h *Host) ScanHostKey(ctx context.Context) (runner.KeyScan, error) {
+	t, err := h.Target()
+	if err != nil {
+		return runner.KeyScan{}, err
+	}
+	return h.pool.ScanHostKey(ctx, t)
+}
+
+// Ping times a connection to the host and its SSH version line, without
+// logging in; see runner.Pool.Ping.
+func (h *Host) Ping(ctx context.Context) (runner.Ping, error) {
+	t, err := h.Target()
+	if err != nil {
+		return runner.Ping{}, err
+	}
+	return h.pool.Ping(ctx, t)
+}
+
 func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, error) {
 	if err := h.Connect(ctx); err != nil {
 		return runner.Result{ExitCode: -1}, err
@@ -83,8 +121,8 @@ func (h *Host) run(ctx context.Context, cmd runner.Command) (runner.Result, erro
 // they share one connection.
 func (h *Host) Connect(ctx context.Context) error {
 	if h.lease == nil && h.dialErr == nil {
-		if h.target == nil || h.pool == nil {
-			h.dialErr = &runner.Error{Stage: output.StageResolve, Err: fmt.Errorf("host %s has no connection", h.Name())}
+		if _, err := h.Target(); err != nil {
+			h.dialErr = err
 		} else {
 			h.lease, h.dialErr = h.pool.Acquire(ctx, h.target)
 		}

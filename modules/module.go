@@ -57,6 +57,15 @@ type Options struct {
 	Input *Input
 	// ReadFile reads local files (script); nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
+	// Inventory is the inventory file add, tag and del edit (-D,
+	// $DTOOLS_DB, else ~/.dtdb).
+	Inventory string
+	// Confirm asks the person a yes/no question on the terminal; nil
+	// when standard input is not a terminal.
+	Confirm func(question string) (bool, error)
+	// Environ is this process's environment, for commands run locally
+	// (local); nil means none.
+	Environ []string
 }
 
 // UsageError is a module argument error (exit status 3).
@@ -83,6 +92,12 @@ var Table = []Module{
 	Svc{},
 	Copy{},
 	Fetch{},
+	Local{},
+	Ping{},
+	SSHCopyID{},
+	Add{},
+	Tag{},
+	Del{},
 }
 
 // Lookup finds a module by name. An unknown name is an error listing the

@@ -34,16 +34,22 @@ func TestTable(t *testing.T) {
 // TestBadArgs: wrong arguments give a *UsageError, never a panic.
 func TestBadArgs(t *testing.T) {
 	bad := map[string][]string{
-		"ssh":       {},
-		"script":    {},
-		"list":      {"extra"},
-		"sudo":      {},
-		"systemctl": {"frobnicate", "nginx"},
-		"journal":   {"--bogus"},
-		"runit":     {"status"},
-		"svc":       {"reload", "app"},
-		"copy":      {"only-one-arg"},
-		"fetch":     {"/etc/hosts"},
+		"ssh":         {},
+		"script":      {},
+		"list":        {"extra"},
+		"sudo":        {},
+		"systemctl":   {"frobnicate", "nginx"},
+		"journal":     {"--bogus"},
+		"runit":       {"status"},
+		"svc":         {"reload", "app"},
+		"copy":        {"only-one-arg"},
+		"fetch":       {"/etc/hosts"},
+		"local":       {},
+		"ping":        {"-c", "3"},
+		"ssh-copy-id": {},
+		"add":         {"bad$tag"},
+		"tag":         {"+ok", "-bad tag"},
+		"del":         {"extra"},
 	}
 	for _, m := range Table {
 		args, ok := bad[m.Name()]

@@ -80,6 +80,10 @@ type Config struct {
 	// connection keeper); nil: every connection is dialed by the pool
 	// and closed at the end of the run.
 	Connector Connector
+	// Ask, when set, lets a login that public keys did not get through
+	// ask the person for a password or keyboard-interactive answers, once
+	// per host (dt -i, on a terminal). Nil: keys only.
+	Ask Asker
 }
 
 // Persist values with a meaning of their own (see Config.Persist).

@@ -316,48 +316,67 @@ type fakeAddr string
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
 
+// HostKeyCheck says how a host key that was let through was vouched for.
+type HostKeyCheck int
+
+// The outcomes of a host key check that let the host through.
+const (
+	// KeyVerified: known_hosts has the key (or a CA that signed it).
+	KeyVerified HostKeyCheck = iota
+	// KeyRecorded: the key was new, accepted under accept-new and
+	// recorded in known_hosts.
+	KeyRecorded
+	// KeyUnchecked: host key checking is off.
+	KeyUnchecked
+)
+
 // callback returns the HostKeyCallback for t under its policy.
 func (h *hostKeys) callback(t *Target) ssh.HostKeyCallback {
-	if t.HostKeys == Off {
-		// Explicitly chosen (--host-keys off): counted, so the CLI warns.
-		return func(string, net.Addr, ssh.PublicKey) error {
-			h.unchecked.Add(1)
-			return nil
-		}
-	}
-	addr := t.Addr()
-	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
-		db, err := h.db(t.KnownHostsFiles)
-		if err != nil {
-			return err
-		}
-		// Check the dialed name, not the tunnel's remote address.
-		err = db.cb(addr, fakeAddr(addr), key)
-		if err == nil {
-			return nil
-		}
-		var ke *knownhosts.KeyError
-		var re *knownhosts.RevokedError
-		switch {
-		case errors.As(err, &re):
-			return &HostKeyError{Addr: addr, Key: key, Revoked: true}
-		case errors.As(err, &ke):
-			// A CA line is not a key the host had: a host whose plain
-			// key no line lists is unknown, not changed.
-			if known, _ := db.split(ke.Want); len(known) > 0 {
-				return &HostKeyError{Addr: addr, Key: key, Changed: true, Known: known}
-			}
-			return h.unknown(t, key)
-		}
-		if c, ok := key.(*ssh.Certificate); ok {
-			revoked := db.revoked[string(c.Key.Marshal())] || db.revoked[string(c.SignatureKey.Marshal())]
-			return &HostKeyError{Addr: addr, Key: key, Cert: err, Revoked: revoked}
-		}
+	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		_, err := h.check(t, key)
 		return err
 	}
 }
 
-func (h *hostKeys) unknown(t *Target, key ssh.PublicKey) error {
+// check checks key, offered by t, under t's policy, and says how it was
+// vouched for when it is let through.
+func (h *hostKeys) check(t *Target, key ssh.PublicKey) (HostKeyCheck, error) {
+	if t.HostKeys == Off {
+		// Explicitly chosen (--host-keys off): counted, so the CLI warns.
+		h.unchecked.Add(1)
+		return KeyUnchecked, nil
+	}
+	addr := t.Addr()
+	db, err := h.db(t.KnownHostsFiles)
+	if err != nil {
+		return 0, err
+	}
+	// Check the dialed name, not the tunnel's remote address.
+	err = db.cb(addr, fakeAddr(addr), key)
+	if err == nil {
+		return KeyVerified, nil
+	}
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	switch {
+	case errors.As(err, &re):
+		return 0, &HostKeyError{Addr: addr, Key: key, Revoked: true}
+	case errors.As(err, &ke):
+		// A CA line is not a key the host had: a host whose plain
+		// key no line lists is unknown, not changed.
+		if known, _ := db.split(ke.Want); len(known) > 0 {
+			return 0, &HostKeyError{Addr: addr, Key: key, Changed: true, Known: known}
+		}
+		return h.unknown(t, key)
+	}
+	if c, ok := key.(*ssh.Certificate); ok {
+		revoked := db.revoked[string(c.Key.Marshal())] || db.revoked[string(c.SignatureKey.Marshal())]
+		return 0, &HostKeyError{Addr: addr, Key: key, Cert: err, Revoked: revoked}
+	}
+	return 0, err
+}
+
+func (h *hostKeys) unknown(t *Target, key ssh.PublicKey) (HostKeyCheck, error) {
 	addr := t.Addr()
 	seen := addr
 	if len(t.KnownHostsFiles) > 0 {
@@ -367,26 +386,26 @@ func (h *hostKeys) unknown(t *Target, key ssh.PublicKey) error {
 	defer h.mu.Unlock()
 	if prev, ok := h.accepted[seen]; ok {
 		if bytes.Equal(prev.Marshal(), key.Marshal()) {
-			return nil
+			return KeyRecorded, nil
 		}
-		return &HostKeyError{Addr: addr, Key: key, Changed: true}
+		return 0, &HostKeyError{Addr: addr, Key: key, Changed: true}
 	}
 	if t.HostKeys != AcceptNew {
-		return &HostKeyError{Addr: addr, Key: key}
+		return 0, &HostKeyError{Addr: addr, Key: key}
 	}
 	if len(t.KnownHostsFiles) == 0 {
-		return fmt.Errorf("accept-new: no known_hosts file to record the key of %s in", addr)
+		return 0, fmt.Errorf("accept-new: no known_hosts file to record the key of %s in", addr)
 	}
 	host := knownhosts.Normalize(addr)
 	if t.HashKnownHosts {
 		host = knownhosts.HashHostname(host)
 	}
 	if err := appendKnownHost(t.KnownHostsFiles[0], knownhosts.Line([]string{host}, key)+"\n"); err != nil {
-		return fmt.Errorf("accept-new: recording the key of %s: %w", addr, err)
+		return 0, fmt.Errorf("accept-new: recording the key of %s: %w", addr, err)
 	}
 	h.accepted[seen] = key
 	h.acceptedNew.Add(1)
-	return nil
+	return KeyRecorded, nil
 }
 
 // appendKnownHost appends one line with a single write under an exclusive

@@ -34,6 +34,7 @@ type Pool struct {
 	// noKeeper is set once the Connector said it cannot be used: the
 	// hosts that would persist are dialed directly for the rest of the run.
 	noKeeper atomic.Bool
+	keepIdle atomic.Bool
 }
 
 type poolEntry struct {
@@ -41,9 +42,34 @@ type poolEntry struct {
 	ready  chan struct{} // closed when the dial is over
 	client *ssh.Client
 	err    error
-	refs   int  // leases holding it, under Pool.mu
-	jump   bool // used as a jump host: kept until Close
+	refs   int           // leases holding it, under Pool.mu
+	jump   bool          // used as a jump host: kept until Close
+	gone   chan struct{} // closed when the connection has ended
 }
+
+// dead reports whether e's connection was made and has ended since.
+func (e *poolEntry) dead() bool {
+	select {
+	case <-e.ready:
+	default:
+		return false
+	}
+	if e.gone == nil {
+		return false
+	}
+	select {
+	case <-e.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// KeepIdle makes the pool keep every connection open when its last lease
+// is released, until Close, so that a later command on the same host
+// needs no new login (dt sh). A kept connection that has ended (the host
+// restarted, the network dropped it) is dialed again on next use.
+func (p *Pool) KeepIdle() { p.keepIdle.Store(true) }
 
 // NewPool returns an empty pool.
 func NewPool(cfg Config) *Pool {
@@ -152,24 +178,9 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 		}
 		p.noKeeper.Store(true) // the connector said why, once; dial ourselves
 	}
-	l := &Lease{p: p}
-	var via *ssh.Client
-	for i, j := range t.Jump {
-		hop := *j
-		hop.Jump = t.Jump[:i]
-		e, err := p.get(ctx, p.connKey(&hop), true, func() (*ssh.Client, error) {
-			return p.dial(ctx, &hop, via)
-		})
-		if err != nil {
-			l.Release()
-			var se *Error
-			if errors.As(err, &se) {
-				return nil, &Error{Stage: se.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, se.Err)}
-			}
-			return nil, fmt.Errorf("jump host %s: %w", j.Name, err)
-		}
-		l.entries = append(l.entries, e)
-		via = e.client
+	l, via, err := p.jumps(ctx, t)
+	if err != nil {
+		return nil, err
 	}
 	e, err := p.get(ctx, p.connKey(t), false, func() (*ssh.Client, error) {
 		return p.dial(ctx, t, via)
@@ -187,16 +198,55 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 // from those the pool dials itself.
 const keptPrefix = "kept\x00"
 
+// jumps returns a lease on the connections to t's jump hosts (an empty
+// one when it has none) and the connection to the last of them, through
+// which t is reached (nil without jump hosts).
+func (p *Pool) jumps(ctx context.Context, t *Target) (*Lease, *ssh.Client, error) {
+	l := &Lease{p: p}
+	var via *ssh.Client
+	for i, j := range t.Jump {
+		hop := *j
+		hop.Jump = t.Jump[:i]
+		e, err := p.get(ctx, p.connKey(&hop), true, func() (*ssh.Client, error) {
+			return p.dial(ctx, &hop, via)
+		})
+		if err != nil {
+			l.Release()
+			var se *Error
+			if errors.As(err, &se) {
+				return nil, nil, &Error{Stage: se.Stage, Err: fmt.Errorf("jump host %s: %w", j.Name, se.Err)}
+			}
+			return nil, nil, fmt.Errorf("jump host %s: %w", j.Name, err)
+		}
+		l.entries = append(l.entries, e)
+		via = e.client
+	}
+	return l, via, nil
+}
+
 // get returns the entry for key with a reference taken, calling dial when
-// no connection with that key exists.
+// no connection with that key exists (or the one kept has died).
 func (p *Pool) get(ctx context.Context, key string, jump bool, dial func() (*ssh.Client, error)) (*poolEntry, error) {
 	p.mu.Lock()
 	e, ok := p.conns[key]
+	if ok && e.dead() {
+		// Kept past its end: forget it and dial anew.
+		delete(p.conns, key)
+		closeClient(e.client)
+		ok = false
+	}
 	if !ok {
 		e = &poolEntry{key: key, ready: make(chan struct{}), refs: 1, jump: jump}
 		p.conns[key] = e
 		p.mu.Unlock()
 		e.client, e.err = dial()
+		if e.err == nil {
+			e.gone = make(chan struct{})
+			go func(c *ssh.Client, gone chan struct{}) {
+				c.Wait()
+				close(gone)
+			}(e.client, e.gone)
+		}
 		if e.err != nil {
 			// Do not cache failures: a later caller (or a host whose
 			// context outlives this one) may try again.
@@ -234,7 +284,7 @@ func (p *Pool) get(ctx context.Context, key string, jump bool, dial func() (*ssh
 func (p *Pool) put(e *poolEntry) {
 	p.mu.Lock()
 	e.refs--
-	last := e.refs == 0 && !e.jump && p.conns[e.key] == e
+	last := e.refs == 0 && !e.jump && !p.keepIdle.Load() && p.conns[e.key] == e
 	if last {
 		delete(p.conns, e.key)
 	}
@@ -269,15 +319,25 @@ func (p *Pool) Close() error {
 
 func (p *Pool) dial(ctx context.Context, t *Target, via *ssh.Client) (*ssh.Client, error) {
 	signers, notes := p.keys.signers(t)
+	auth := []ssh.AuthMethod{ssh.PublicKeys(signers...)}
+	var asked *askedSecrets
+	if p.cfg.Ask != nil {
+		asked = &askedSecrets{ask: p.cfg.Ask, target: t}
+		auth = append(auth, asked.methods()...)
+		defer asked.clear()
+	}
 	cfg := &ssh.ClientConfig{
 		User:              t.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		Auth:              auth,
 		HostKeyCallback:   p.hks.callback(t),
 		HostKeyAlgorithms: p.hks.algorithms(t),
 	}
 	client, err := Dial(ctx, t, via, cfg, p.cfg.Shell, nil)
 	var hf *HandshakeFailure
 	if errors.As(err, &hf) {
+		if asked != nil {
+			notes = append(notes, asked.notes()...)
+		}
 		return nil, handshakeError(t, hf.Err, len(signers), notes)
 	}
 	if err != nil {
@@ -314,27 +374,9 @@ func Dial(ctx context.Context, t *Target, via *ssh.Client, cfg *ssh.ClientConfig
 	dctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout)
 	defer cancel()
 	addr := t.Addr()
-	var (
-		conn net.Conn
-		err  error
-	)
-	switch {
-	case via != nil:
-		conn, err = via.DialContext(dctx, "tcp", addr)
-	case t.ProxyCommand != "":
-		conn, err = startProxy(shell, t.ProxyCommand, env)
-		if err != nil {
-			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
-		}
-	default:
-		var d net.Dialer
-		conn, err = d.DialContext(dctx, "tcp", addr)
-	}
+	conn, err := transport(ctx, dctx, t, via, shell, env)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			return nil, cause
-		}
-		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
+		return nil, err
 	}
 
 	// x/crypto/ssh has no contexts: close the connection to abandon the
@@ -362,6 +404,45 @@ func Dial(ctx context.Context, t *Target, via *ssh.Client, cfg *ssh.ClientConfig
 		return nil, &HandshakeFailure{Err: err}
 	}
 	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// transport opens the byte stream t's SSH connection runs over: a
+// channel of via (its last jump host's connection) when there is one, else
+// its ProxyCommand (run by shell with env; nil env: this process's), else
+// TCP. dctx bounds the connect; ctx is the caller's (its cause is returned
+// when it ended).
+func transport(ctx, dctx context.Context, t *Target, via *ssh.Client, shell string, env []string) (net.Conn, error) {
+	addr := t.Addr()
+	var (
+		conn net.Conn
+		err  error
+	)
+	switch {
+	case via != nil:
+		conn, err = via.DialContext(dctx, "tcp", addr)
+	case t.ProxyCommand != "":
+		conn, err = startProxy(shell, t.ProxyCommand, env)
+		if err != nil {
+			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("ProxyCommand %s: %w", t.ProxyCommand, err)}
+		}
+	default:
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) && len(t.Jump) > 0 {
+			// The jump host could not reach the target: say so as a
+			// direct dial would ("connection refused").
+			return nil, &Error{Stage: output.StageConnect, Err: fmt.Errorf("dial tcp %s via jump host %s: %s",
+				addr, t.Jump[len(t.Jump)-1].Name, strings.ToLower(strings.Trim(oce.Message, `"`)))}
+		}
+		return nil, &Error{Stage: output.StageConnect, Err: dialError(addr, err, t.ConnectTimeout)}
+	}
+	return conn, nil
 }
 
 // algorithms are the key exchanges, ciphers and MACs dt offers, in order of
@@ -421,6 +502,9 @@ func handshakeError(t *Target, err error, nkeys int, notes []string) error {
 		return &Error{Stage: output.StageHostKey, Err: hk}
 	}
 	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
+	if isAskError(err) {
+		return &Error{Stage: output.StageAuth, Err: fmt.Errorf("%s@%s: publickey refused (offered %d key(s)), and %s", t.User, t.Addr(), nkeys, msg)}
+	}
 	if strings.Contains(msg, "unable to authenticate") {
 		s := fmt.Sprintf("%s@%s: permission denied (publickey; offered %d key(s))", t.User, t.Addr(), nkeys)
 		if len(notes) > 0 {

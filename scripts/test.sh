@@ -21,6 +21,7 @@ command -v runsvdir >/dev/null 2>&1 || need+=(runit)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v file >/dev/null 2>&1 || need+=(file)
+command -v openssl >/dev/null 2>&1 || need+=(openssl) # fleet password hosts hash their password with it
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "test.sh: missing ${need[*]}; run as root to install them, or install them yourself" >&2
@@ -60,6 +61,7 @@ fuzz ./output/ FuzzParse 300000x
 fuzz ./hosts/ FuzzParseInventory 200000x
 fuzz ./hosts/ FuzzParsePattern 100000x
 fuzz ./hosts/ FuzzFold 100000x
+fuzz ./hosts/ FuzzDocEdits 50000x
 fuzz ./modules/ FuzzParseSVStatus 200000x
 fuzz ./modules/ FuzzExpandHost 100000x
 fuzz ./modules/ FuzzFetchLocalPath 100000x

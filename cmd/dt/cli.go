@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -53,6 +54,11 @@ MODULES (dt --list; dt help MODULE)
    svc VERB NAME...    one normalized view: systemd unit or runit service
    copy SRC... DEST    push files over SFTP: atomic, unchanged files untouched
    fetch REMOTE... DIR pull files over SFTP into DIR/HOST/
+   ping                TCP connect time and SSH banner, no login
+   local CMD...        run CMD here once per host ({host} is the name)
+   ssh-copy-id KEY...  add public keys to authorized_keys (-i: password)
+   add / tag / del     manage the inventory (add fetches host keys)
+   sh                  interactive shell on the hosts: dt PATTERN sh
 
 PATTERNS
 %s
@@ -102,6 +108,8 @@ type options struct {
 	sudo           bool
 	askSudoPass    bool
 	stdin          bool // -I: give dt's standard input to every host's command
+	ec2Private     bool
+	dtsh           bool // run as dtsh: the shell, PATTERN optional
 	rollout        modules.Rollout
 	view           string // --view, -b: "" or one of output.ViewNames
 	sort           bool
@@ -157,6 +165,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stdin", Aliases: []string{"I"}, Usage: "read standard input once and give it to every host's command (ssh); without -I commands read EOF"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 		&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},
+		&cli.BoolFlag{Name: "ec2-private", Usage: "ec2: names instances by their private IP address (default: public DNS name, else public IP)"},
 		&cli.BoolFlag{Name: "list", Usage: "list modules and patterns"},
 	}, append(rolloutFlags(), viewFlags()...)...)
 }
@@ -176,6 +185,7 @@ func readOptions(c *cli.Context) (options, error) {
 		sudo:        c.Bool("sudo"),
 		askSudoPass: c.Bool("ask-sudo-pass"),
 		stdin:       c.Bool("stdin"),
+		ec2Private:  c.Bool("ec2-private"),
 		args:        c.Args().Slice(),
 	}
 	var err error
@@ -234,6 +244,7 @@ func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			if err != nil {
 				return err
 			}
+			opts.dtsh = len(args) > 0 && filepath.Base(args[0]) == "dtsh"
 			code = run(ctx, opts, e)
 			return nil
 		},
@@ -337,8 +348,9 @@ func moduleList(w io.Writer) {
 	fmt.Fprintln(w, "MODULES")
 	for _, name := range modules.Names() {
 		m, _ := modules.Lookup(name)
-		fmt.Fprintf(w, "   %-10s %s\n", m.Name(), m.Summary())
+		fmt.Fprintf(w, "   %-12s %s\n", m.Name(), m.Summary())
 	}
+	fmt.Fprintf(w, "   %-12s %s\n", "sh", "interactive shell on the hosts: dt PATTERN sh (dt help sh)")
 	fmt.Fprintln(w, "\nPATTERNS")
 	fmt.Fprint(w, indent(hosts.Grammar, "   "))
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/dtools/dt/runner"
@@ -19,14 +20,29 @@ func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-sigs
-		cancel(runner.ErrInterrupted)
-		<-sigs // a second Ctrl-C does not wait for the cleanup
-		restoreTerminals()
-		fmt.Fprintln(os.Stderr, "dt: interrupted twice, exiting now")
-		os.Exit(exitInterrupted)
+		first := true
+		for sig := range sigs {
+			if h := interruptHook.Load(); h != nil && sig == os.Interrupt {
+				(*h)() // dt sh: Ctrl-C stops the running command, not dt
+				continue
+			}
+			if first {
+				first = false
+				cancel(runner.ErrInterrupted)
+				continue
+			}
+			// A second Ctrl-C does not wait for the cleanup.
+			restoreTerminals()
+			fmt.Fprintln(os.Stderr, "dt: interrupted twice, exiting now")
+			os.Exit(exitInterrupted)
+		}
 	}()
 	code := runCLI(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	signal.Stop(sigs)
 	os.Exit(code)
 }
+
+// interruptHook, when set, takes Ctrl-C (SIGINT) instead of the default
+// (cancel the run, exit on a second one): dt sh sets it while a command
+// runs, to stop that command and go back to the prompt.
+var interruptHook atomic.Pointer[func()]

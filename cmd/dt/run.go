@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/dtools/dt/ec2"
 	"github.com/dtools/dt/hosts"
 	"github.com/dtools/dt/modules"
 	"github.com/dtools/dt/runner"
@@ -77,6 +78,12 @@ func run(ctx context.Context, opts options, e env) int {
 		return viewCommand(opts.args[1:], opts, e)
 	case len(opts.args) > 0 && opts.args[0] == "mux":
 		return muxCommand(ctx, opts.args[1:], e)
+	case opts.dtsh || len(opts.args) == 1 && opts.args[0] == "sh" || len(opts.args) >= 2 && opts.args[1] == "sh":
+		pattern, rest := shellArgs(opts)
+		if len(rest) > 0 {
+			return e.report(usageError(fmt.Errorf("sh takes no arguments after the pattern, got %q", rest), "usage: dt [OPTIONS] [PATTERN] sh, or dtsh [OPTIONS] [PATTERN]; then type commands"))
+		}
+		return runShell(ctx, opts, pattern, e)
 	}
 	code, err := runModule(ctx, opts, e)
 	if err != nil {
@@ -98,7 +105,7 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 		return 0, usageError(err, "-I gives dt's standard input to every host's command; see dt --help")
 	}
 	home := e.getenv("HOME")
-	selected, err := selectHosts(opts, pat, home, e.stdin)
+	selected, err := selectHosts(ctx, opts, pat, home, e)
 	if err != nil {
 		return 0, err
 	}
@@ -123,6 +130,11 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	if input != nil {
 		if err := input.Load(e.stdin, ""); err != nil {
 			return 0, usageError(fmt.Errorf("-I: %w", err), "")
+		}
+	}
+	if hc, ok := job.(modules.HostsChecker); ok {
+		if err := hc.CheckHosts(selected); err != nil {
+			return 0, moduleError(mod, err)
 		}
 	}
 	priv, err := privilege(ctx, opts)
@@ -204,13 +216,22 @@ func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
 }
 
 // selectHosts loads the inventory and selects the pattern's hosts (reading
-// stdin for out:). No host matched is an error with exit status 1.
-func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) ([]hosts.Host, error) {
+// stdin for out:, asking AWS for ec2:). No host matched is an error with
+// exit status 1.
+func selectHosts(ctx context.Context, opts options, pat hosts.Pattern, home string, e env) ([]hosts.Host, error) {
 	inv, invNote, err := loadInventory(opts, home)
+	if err != nil && errors.Is(err, os.ErrNotExist) && len(opts.args) > 1 && opts.args[1] == (modules.Add{}).Name() {
+		// add creates the file -D names.
+		inv, err = hosts.ParseInventory(strings.NewReader(""), opts.db)
+	}
 	if err != nil {
 		return nil, err
 	}
-	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: stdin})
+	selected, err := hosts.Select(pat, hosts.Env{Inv: inv, Stdin: e.stdin, EC2: ec2Lookup(ctx, opts, e)})
+	var ee *ec2.Error
+	if errors.As(err, &ee) {
+		return nil, usageError(err, ee.Hint)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +249,16 @@ func selectHosts(opts options, pat hosts.Pattern, home string, stdin io.Reader) 
 	return nil, &exitError{code: exitFailed, err: fmt.Errorf("pattern %q matched no hosts", opts.args[0]), hint: hint}
 }
 
+// ec2Lookup is how ec2: terms find their instances: through the AWS SDK,
+// its configuration loaded once per run, warnings on stderr.
+func ec2Lookup(ctx context.Context, opts options, e env) func(hosts.EC2) ([]hosts.Host, error) {
+	c := ec2.New(ec2.Options{
+		Private: opts.ec2Private,
+		Warn:    func(msg string) { fmt.Fprintf(e.stderr, "dt: warning: %s\n", msg) },
+	})
+	return func(q hosts.EC2) ([]hosts.Host, error) { return c.Hosts(ctx, q) }
+}
+
 // prepareJob gives the module its options and arguments, and input, the
 // standard input -I will read once the run starts (nil without -I).
 // Arguments it rejects are exit status 3.
@@ -239,6 +270,11 @@ func prepareJob(mod modules.Module, opts options, e env, input *modules.Input) (
 		Sudo:        opts.sudo,
 		Stdout:      e.stdout,
 		Stderr:      e.stderr,
+		Inventory:   inventoryFile(opts, e.getenv("HOME")),
+		Environ:     os.Environ(),
+	}
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		modOpts.Confirm = ttyConfirm
 	}
 	if opts.interactive {
 		modOpts.Stdin = runner.NewStdinMux(e.stdin)
@@ -255,13 +291,34 @@ func prepareJob(mod modules.Module, opts options, e env, input *modules.Input) (
 	}
 	job, err := mod.Prepare(opts.args[2:], modOpts)
 	if err != nil {
-		var ue *modules.UsageError
-		if errors.As(err, &ue) {
-			return nil, &exitError{code: exitModule, err: err, hint: "see dt help " + mod.Name()}
-		}
-		return nil, err
+		return nil, moduleError(mod, err)
 	}
 	return job, nil
+}
+
+// moduleError gives a module's error its exit status: 3 for arguments it
+// rejects, 1 when the person declined its question.
+func moduleError(mod modules.Module, err error) error {
+	var ue *modules.UsageError
+	switch {
+	case errors.As(err, &ue):
+		return &exitError{code: exitModule, err: err, hint: "see dt help " + mod.Name()}
+	case errors.Is(err, modules.ErrDeclined):
+		return &exitError{code: exitFailed, err: err}
+	}
+	return err
+}
+
+// inventoryFile is the inventory add, tag and del edit: -D/$DTOOLS_DB,
+// else ~/.dtdb (never the known_hosts fallback).
+func inventoryFile(opts options, home string) string {
+	if opts.db != "" {
+		return opts.db
+	}
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".dtdb")
 }
 
 // privilege is what --sudo and -K ask for; with -K it asks the password
@@ -296,6 +353,11 @@ func runnerConfig(opts options, home string, getenv func(string) string) (runner
 		ConnectTimeout: opts.connectTimeout,
 		Passphrase:     ttyPassphrase,
 		Persist:        opts.persist,
+	}
+	if opts.interactive {
+		// -i: a login that keys do not get through may ask for a
+		// password on the terminal (none: nothing is asked).
+		cfg.Ask = ttyAsk
 	}
 	if opts.sshConfig != "" {
 		cfg.SSHConfigFiles = []string{opts.sshConfig}
@@ -376,10 +438,30 @@ func localUser(getenv func(string) string) string {
 	return "root"
 }
 
+// shellArgs splits the command line of dt sh: "PATTERN sh", "sh" or,
+// as dtsh, "[PATTERN]". rest is what follows and should not be there.
+func shellArgs(opts options) (pattern string, rest []string) {
+	args := opts.args
+	switch {
+	case opts.dtsh && len(args) > 0:
+		return args[0], args[1:]
+	case opts.dtsh:
+		return "", nil
+	case len(args) == 1:
+		return "", nil
+	}
+	return args[0], args[2:]
+}
+
 // help is "dt help [MODULE]".
 func help(args []string, e env) int {
 	if len(args) == 0 {
 		moduleList(e.stdout)
+		return exitOK
+	}
+	if args[0] == "sh" || args[0] == "dtsh" {
+		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n",
+			strings.Join(shellViews, ", "), "$DT_HISTFILE, else ~/.dt_history")
 		return exitOK
 	}
 	m, err := modules.Lookup(args[0])

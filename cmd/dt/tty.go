@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -13,6 +15,41 @@ import (
 // ttyPassphrase asks for a key's passphrase on the controlling terminal.
 func ttyPassphrase(file string) ([]byte, error) {
 	return ttyPrompt(context.Background(), fmt.Sprintf("dt: passphrase for %s: ", file))
+}
+
+// ttyAsk asks a login's question on the controlling terminal: a
+// password (echo off) or a keyboard-interactive question.
+func ttyAsk(prompt string, echo bool) ([]byte, error) {
+	if echo {
+		return ttyLine(prompt)
+	}
+	return ttyPrompt(context.Background(), prompt)
+}
+
+// ttyConfirm asks a yes/no question on the controlling terminal; only
+// "y" or "yes" is a yes.
+func ttyConfirm(question string) (bool, error) {
+	ans, err := ttyLine(question)
+	if err != nil {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(string(ans)))
+	return a == "y" || a == "yes", nil
+}
+
+// ttyLine asks for one line on the controlling terminal, echoed as typed.
+func ttyLine(prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("no terminal: %w", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(tty).ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("reading from the terminal: %w", err)
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
 }
 
 // ttyPrompt asks for a secret on the controlling terminal. Echo is turned

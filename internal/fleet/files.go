@@ -86,7 +86,7 @@ func (f *Fleet) sshdConfig(h *Host, extra string) string {
 	fmt.Fprintf(&b, "ListenAddress %s:%d\n", h.Addr, h.SSHDPort)
 	fmt.Fprintf(&b, "HostKey %s\n", h.HostKeyFile)
 	b.WriteString("PidFile none\n") // sshd is PID 1 of its namespace; the host's sshd.pid is written by the fleet
-	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", f.AuthorizedKeys)
+	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", f.authorizedKeysFiles())
 	env := fmt.Sprintf("DT_TEST_HOST=%s DT_TEST_FLEET=%s", h.Name, f.ID)
 	if h.SVDir != "" {
 		env += " SVDIR=" + h.SVDir

@@ -74,6 +74,25 @@ type Options struct {
 	// Relay starts the relays even with no Latency yet (SetLatency adds
 	// it later).
 	Relay bool
+	// PrivateHome gives the login user a home directory of its own on
+	// every host (a tmpfs mounted over it in the host's mount namespace),
+	// and sshd also reads ~/.ssh/authorized_keys there, after the fleet's
+	// shared file. Host.HomePath reaches it from outside.
+	PrivateHome bool
+	// NoSharedKey leaves the fleet's shared authorized_keys out of sshd's
+	// AuthorizedKeysFile (with PrivateHome: only the home's file counts),
+	// so that the client key logs in nowhere until a test installs it.
+	NoSharedKey bool
+	// Password, when true, lets the login user log in with a password,
+	// Fleet.Password, on every host, and only there: each host sees a
+	// shadow file of its own, bind-mounted over /etc/shadow in its mount
+	// namespace, and the machine's account stays without a password.
+	// PasswordAuthentication is on, except on the hosts KbdInteractive
+	// picks.
+	Password bool
+	// KbdInteractive picks the Password hosts that ask for the password
+	// through keyboard-interactive authentication (PAM) instead.
+	KbdInteractive func(i int) bool
 	// Log receives progress and diagnostics; may be nil.
 	Log io.Writer
 }
@@ -162,9 +181,13 @@ type Fleet struct {
 	KnownHosts     string        // Home/.ssh/known_hosts: "alias,addr KEYTYPE KEY" per host
 	SSHConfig      string        // Home/.ssh/config: Host alias → HostName, Port, User, IdentityFile...
 	DB             string        // Home/.dtdb: "alias tag..." per host
-	HostCA         ssh.PublicKey // the CA of Options.HostCertificates; nil without
+	// Password is the login user's password on the hosts of a fleet
+	// started with Options.Password; "" otherwise.
+	Password string
+	HostCA   ssh.PublicKey // the CA of Options.HostCertificates; nil without
 
 	hostCA ssh.Signer
+	shadow string // the hosts' /etc/shadow (Options.Password)
 
 	opts    Options
 	login   loginUser
@@ -298,6 +321,11 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 
 	if err := f.writeClientKeys(); err != nil {
 		return f, err
+	}
+	if o.Password {
+		if err := f.writeShadow(); err != nil {
+			return f, err
+		}
 	}
 	if o.HostCertificates {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -449,6 +477,10 @@ const hostScript = `set -e
 echo "$DT_HOST" >/proc/sys/kernel/hostname
 mount -t proc -o nosuid,nodev,noexec proc /proc
 mount -t tmpfs -o "size=$DT_PRIVATE_SIZE,mode=1777,nosuid,nodev" dt-private "$DT_PRIVATE"
+if [ -n "$DT_SHADOW" ]; then mount --bind "$DT_SHADOW" /etc/shadow; fi
+if [ -n "$DT_PRIVATE_HOME" ]; then
+	mount -t tmpfs -o "mode=0755,uid=$DT_USER_UID,gid=$DT_USER_GID,size=16m,nosuid,nodev" dt-home "$DT_USER_HOME"
+fi
 if [ -n "$DT_SVDIR" ]; then
 	env -i PATH="$PATH" HOME="$DT_USER_HOME" USER="$DT_USER" LOGNAME="$DT_USER" \
 		DT_TEST_HOST="$DT_HOST" DT_TEST_FLEET="$DT_FLEET" SVDIR="$DT_SVDIR" \
@@ -463,15 +495,16 @@ func (f *Fleet) startHost(ctx context.Context, i int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := f.writeHostFiles(&f.Hosts[i]); err != nil {
+	if err := f.writeHostFiles(i); err != nil {
 		return err
 	}
 	return f.launchHost(ctx, i)
 }
 
-// writeHostFiles writes h's host key (and certificate), sshd_config, an
-// empty log and its runit services.
-func (f *Fleet) writeHostFiles(h *Host) error {
+// writeHostFiles writes host i's host key (and certificate), sshd_config,
+// an empty log and its runit services.
+func (f *Fleet) writeHostFiles(i int) error {
+	h := &f.Hosts[i]
 	if err := mkdir(h.Dir, 0o755); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
@@ -480,7 +513,7 @@ func (f *Fleet) writeHostFiles(h *Host) error {
 		return fmt.Errorf("fleet: host key of %s: %w", h.Name, err)
 	}
 	h.HostKeyPub = pub
-	extra := f.opts.ExtraSSHDConfig
+	extra := f.hostAuthConfig(i) + f.opts.ExtraSSHDConfig
 	if f.hostCA != nil {
 		certFile, err := f.writeHostCert(h)
 		if err != nil {
@@ -527,6 +560,12 @@ func (f *Fleet) launchHost(ctx context.Context, i int) error {
 		"DT_RUNIT_LOG=" + runitLog,
 		"DT_PRIVATE=" + f.Private,
 		"DT_PRIVATE_SIZE=" + strconv.FormatInt(h.PrivateSize, 10),
+		"DT_SHADOW=" + f.shadow,
+		"DT_USER_UID=" + strconv.Itoa(f.login.uid),
+		"DT_USER_GID=" + strconv.Itoa(f.login.gid),
+	}
+	if f.opts.PrivateHome {
+		cmd.Env = append(cmd.Env, "DT_PRIVATE_HOME=1")
 	}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr

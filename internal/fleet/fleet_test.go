@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // sshOut runs the OpenSSH client against f (it ignores $HOME, hence -F) and
@@ -412,5 +414,68 @@ func TestPrivateDirs(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(f.Private); err != nil || len(ents) != 0 {
 		t.Errorf("the machine's %s holds %d entries (%v); the hosts' files must stay in their namespaces", f.Private, len(ents), err)
+	}
+}
+
+// TestPasswordHosts: with Password, NoSharedKey and PrivateHome, the
+// client key logs in nowhere, the password does (by password on one host,
+// by keyboard-interactive through PAM on the other), each host has a home
+// of its own, and the machine's account still has no password.
+func TestPasswordHosts(t *testing.T) {
+	f := StartTest(t, Options{N: 2, PrivateHome: true, NoSharedKey: true, Password: true,
+		KbdInteractive: func(i int) bool { return i == 1 }})
+	if f.Password == "" {
+		t.Fatal("no Fleet.Password")
+	}
+	if _, err := sshOut(t, f, "h001", "true"); err == nil {
+		t.Error("the client key logged in without being in any authorized_keys")
+	}
+	login := func(h *Host, auth ssh.AuthMethod) (*ssh.Client, error) {
+		return ssh.Dial("tcp", h.HostPort(), &ssh.ClientConfig{
+			User: f.User, Auth: []ssh.AuthMethod{auth},
+			HostKeyCallback: ssh.FixedHostKey(h.HostKeyPub), Timeout: 10 * time.Second,
+		})
+	}
+	pw := ssh.Password(f.Password)
+	kbd := ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+		ans := make([]string, len(qs))
+		for i := range qs {
+			ans[i] = f.Password
+		}
+		return ans, nil
+	})
+	for i, auth := range []ssh.AuthMethod{pw, kbd} {
+		h := &f.Hosts[i]
+		c, err := login(h, auth)
+		if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.CombinedOutput("echo " + h.Name + " > ~/who; cat ~/who")
+		c.Close()
+		if err != nil || strings.TrimSpace(string(out)) != h.Name {
+			t.Errorf("%s: %q, %v", h.Name, out, err)
+		}
+		if got, err := os.ReadFile(h.HomePath(f, "who")); err != nil || strings.TrimSpace(string(got)) != h.Name {
+			t.Errorf("%s: its home holds %q, %v", h.Name, got, err)
+		}
+	}
+	if _, err := login(&f.Hosts[0], ssh.Password("wrong")); err == nil {
+		t.Error("a wrong password logged in")
+	}
+	if _, err := login(&f.Hosts[1], pw); err == nil {
+		t.Error("password authentication works on the keyboard-interactive host")
+	}
+	if locked, err := passwordLocked(f.User); err != nil || locked {
+		t.Errorf("machine account locked=%v, %v", locked, err)
+	}
+	data, _ := os.ReadFile("/etc/shadow")
+	for _, l := range strings.Split(string(data), "\n") {
+		if fields := strings.Split(l, ":"); fields[0] == f.User && fields[1] != "*" {
+			t.Errorf("the machine's account of %s has a password: %q", f.User, fields[1][:3])
+		}
 	}
 }

@@ -1,0 +1,54 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLocal: the command runs here once per host, {host} replaced by the
+// quoted name (or the name appended), with shell quoting as in ssh;
+// exit codes, --timeout and the fanout work as for remote modules.
+func TestLocal(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".dtdb"), []byte("web1 web\nweb2 web\ndb1 db\ndb2 db\n"), 0o600)
+
+	r := dtLocal(t, home, "", "tag:web", "local", "echo")
+	if r.code != 0 || r.stdout != "okay::dt:local:web1:web1\nokay::dt:local:web2:web2\n" && r.stdout != "okay::dt:local:web2:web2\nokay::dt:local:web1:web1\n" {
+		t.Errorf("appended name: exit %d %q", r.code, r.stdout)
+	}
+	// One word with quotes inside, as ssh takes it: the local shell keeps
+	// 'a  b' (two spaces) and the | in one argument; {host} twice; $DT_HOST.
+	r = dtLocal(t, home, "", "sys:web1", "local", `printf '[%s] ' {host} 'a  b|c' "$DT_HOST"{host}; echo`)
+	if want := "okay::dt:local:web1:[web1] [a  b|c] [web1web1] \n"; r.code != 0 || r.stdout != want {
+		t.Errorf("quoting: exit %d\n%q\nwant\n%q", r.code, r.stdout, want)
+	}
+	// Exit codes: the db hosts fail with theirs, dt exits 1.
+	r = dtLocal(t, home, "", "all:", "local", `case {host} in db*) echo no; exit 4;; esac; echo yes`)
+	recs := records(t, r.stdout)
+	if r.code != 1 || string(recs["web1"].Message) != "yes" || recs["db2"].Status != "fail" ||
+		!strings.Contains(r.stdout, "fail::dt:local:db1:exit 4: no\n") {
+		t.Errorf("exit codes: exit %d %q", r.code, r.stdout)
+	}
+	// --timeout stops the command (and what it started) and fails the host.
+	mark := filepath.Join(t.TempDir(), "mark")
+	start := time.Now()
+	r = dtLocal(t, home, "", "--timeout", "500ms", "sys:web1", "local", `: {host}; (sleep 2; touch `+mark+`) & echo started; wait`)
+	if r.code != 1 || r.stdout != "fail::dt:local:web1:timeout: timed out after 500ms; command stopped; output so far:\\nstarted\n" {
+		t.Errorf("timeout: exit %d %q", r.code, r.stdout)
+	}
+	time.Sleep(time.Until(start.Add(3 * time.Second)))
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("the command's background child outlived the timeout")
+	}
+	// -C 2: never more than two at once.
+	dir := t.TempDir()
+	r = dtLocal(t, home, "", "-C", "2", "all:", "local", `touch `+dir+`/{host}; ls `+dir+` | wc -l; sleep 0.3; rm `+dir+`/{host}`)
+	for h, rec := range records(t, r.stdout) {
+		if n := strings.TrimSpace(string(rec.Message)); n != "1" && n != "2" {
+			t.Errorf("%s saw %s commands running at once with -C 2", h, n)
+		}
+	}
+}
