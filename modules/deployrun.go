@@ -1,0 +1,844 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dtools/dt/output"
+	"github.com/dtools/dt/runner"
+)
+
+// deployProps are the properties deploy reads: systemctl's, and what ties
+// sockets, timers and paths to their services.
+var deployProps = append(append([]string(nil), showProps...), "Triggers", "TriggeredBy", "Type")
+
+// unitRun is one unit of a deploy on one host.
+type unitRun struct {
+	deployUnit
+	files    []*unitFile
+	changed  bool      // a file of it was written
+	before   unitState // before the deploy (nil for a template: never shown)
+	state    unitState // the latest state read
+	enabled  bool      // deploy enabled it
+	started  bool      // a restart or start step ran on it
+	verb     string    // that step's verb
+	stopped  bool      // it was stopped for its socket
+	words    []string  // what deploy did, for the line
+	problems []string  // why it failed
+	detail   []byte    // lines after the first: verify output, journal
+	rollback string    // what the rollback did to it
+}
+
+// hasUnitFile says whether the unit's own file (not only drop-ins) is
+// deployed.
+func (u *unitRun) unitFile() *unitFile {
+	for _, f := range u.files {
+		if !f.DropIn {
+			return f
+		}
+	}
+	return nil
+}
+
+// message is the unit's line: "UNIT WORDS: STATE[; PROBLEM...][;
+// ROLLBACK][\nDETAIL]".
+func (u *unitRun) message() []byte {
+	var b strings.Builder
+	b.WriteString(u.Name)
+	if len(u.words) > 0 {
+		b.WriteString(" " + strings.Join(u.words, ", "))
+	}
+	b.WriteString(": " + stateText(u.Name, u.state))
+	for _, p := range u.problems {
+		b.WriteString("; " + p)
+	}
+	if u.rollback != "" {
+		b.WriteString("; " + u.rollback)
+	}
+	if d := bytes.TrimRight(u.detail, "\n"); len(d) > 0 {
+		b.WriteString("\n")
+		b.Write(d)
+	}
+	return []byte(b.String())
+}
+
+// stateText is a unit's state as systemctl's lines print it, without the
+// name.
+func stateText(name string, st unitState) string {
+	switch {
+	case template(name):
+		return "template"
+	case st == nil:
+		return "state unknown"
+	}
+	return strings.TrimPrefix(st.summary(name), st.name(name)+" ")
+}
+
+// deployRun is a deploy on one host.
+type deployRun struct {
+	j       deployJob
+	h       *Host
+	files   []*unitFile
+	units   []*unitRun
+	since   int64  // remote clock before anything, for the journal
+	token   string // frames the steps of remote scripts
+	touched bool   // files were written, units enabled or restarted: a failure rolls back
+	// extra are the states of services that a restarted socket activates
+	// and that are not among the units.
+	extra map[string]unitState
+}
+
+func newDeployRun(j deployJob, h *Host) *deployRun {
+	d := &deployRun{j: j, h: h, token: "@@dt-" + randomHex(6), extra: map[string]unitState{}}
+	dir := systemUnitDir
+	if j.sc.user {
+		dir = userUnitDir
+	}
+	for _, f := range j.files {
+		d.files = append(d.files, &unitFile{
+			deployFile: f,
+			spec:       pushSpec{target: path.Join(dir, f.Rel), mode: unitFileMode},
+			local:      j.cache.get(f.Local),
+		})
+	}
+	for _, u := range j.units {
+		ur := &unitRun{deployUnit: u}
+		for _, i := range u.Files {
+			ur.files = append(ur.files, d.files[i])
+		}
+		d.units = append(d.units, ur)
+	}
+	return d
+}
+
+// shownUnits are the units systemctl show is asked about: all but
+// templates.
+func (d *deployRun) shownUnits() []string {
+	var names []string
+	for _, u := range d.units {
+		if !template(u.Name) {
+			names = append(names, u.Name)
+		}
+	}
+	return names
+}
+
+// show reads the units' states into state (and before, the first time);
+// ok is false when it failed, with every unit's record emitted... by the
+// caller through the returned record.
+func (d *deployRun) show(ctx context.Context) (output.Record, bool) {
+	names := d.shownUnits()
+	if len(names) == 0 {
+		// Nothing to show (templates only): the clock, and the --user
+		// preamble's check for the manager.
+		res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap("date +%s")})
+		if r, failed := d.j.sc.remoteFailure(d.h, res, err); failed {
+			return r, false
+		}
+		if d.since == 0 {
+			d.since, _ = strconv.ParseInt(strings.TrimSpace(string(res.Output)), 10, 64)
+		}
+		return output.Record{}, true
+	}
+	states, rec, ok := d.j.sc.showProps(ctx, d.h, deployProps, names...)
+	if !ok {
+		return rec, false
+	}
+	k := 0
+	for _, u := range d.units {
+		if template(u.Name) {
+			continue
+		}
+		u.state = states[k]
+		if u.before == nil {
+			u.before = states[k]
+		}
+		k++
+	}
+	if d.since == 0 {
+		d.since, _ = strconv.ParseInt(states[0][keyEpoch], 10, 64)
+	}
+	return output.Record{}, true
+}
+
+// failAll emits rec's failure for every unit, as "UNIT: MESSAGE".
+func (d *deployRun) failAll(rec output.Record, emit func(output.Record)) {
+	for _, u := range d.units {
+		emit(withUnit(rec, u.Name))
+	}
+}
+
+// run does the deploy's five steps on the host.
+func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
+	// The state before anything: what ran, for the rollback; this also
+	// checks --user's manager and --restart's units before any change.
+	if rec, ok := d.show(ctx); !ok {
+		d.failAll(rec, emit)
+		return
+	}
+	for _, u := range d.units {
+		if len(u.files) == 0 && !u.before.exists() {
+			for _, v := range d.units {
+				v.problems = []string{u.Name + " (--restart) not found; nothing deployed"}
+				if v == u {
+					v.problems = []string{"not found (--restart); nothing deployed"}
+				}
+			}
+			d.emitAll(output.Fail, emit)
+			return
+		}
+	}
+
+	// 1. Push what differs, keeping the previous versions.
+	if err := d.push(ctx); err != nil {
+		d.fatal(ctx, err, emit)
+		return
+	}
+	changed := false
+	for _, u := range d.units {
+		for _, f := range u.files {
+			if !f.same {
+				u.changed, changed = true, true
+			}
+		}
+		if len(u.files) > 0 {
+			if u.changed {
+				u.words = append(u.words, "changed")
+			} else {
+				u.words = append(u.words, "unchanged")
+			}
+		}
+	}
+
+	// 2. Verify the changed units before anything live changes.
+	if changed {
+		if err := d.verify(ctx); err != nil {
+			d.fatal(ctx, err, emit)
+			return
+		}
+		if d.failed() {
+			d.restoreUnverified(ctx)
+			d.emitAll(output.Fail, emit)
+			return
+		}
+	}
+
+	// 3. Reload, enable.
+	if changed {
+		d.touched = true
+		if err := d.daemonReload(ctx); err != nil {
+			d.fatal(ctx, err, emit)
+			return
+		}
+		if rec, ok := d.show(ctx); !ok {
+			d.fatal(ctx, recordError(rec), emit)
+			return
+		}
+	}
+	if err := d.enable(ctx); err != nil {
+		d.fatal(ctx, err, emit)
+		return
+	}
+
+	// 4. Restart what changed, sockets first.
+	restart := d.toRestart()
+	if len(restart) > 0 {
+		d.touched = d.touched || changed
+		if err := d.restart(ctx, restart); err != nil {
+			d.fatal(ctx, err, emit)
+			return
+		}
+	}
+
+	// 5. Verify as systemctl does; on failure, journal and roll back.
+	if len(restart) > 0 || changed {
+		if err := d.settle(ctx); err != nil {
+			d.fatal(ctx, err, emit)
+			return
+		}
+	}
+	if d.failed() {
+		d.journals(ctx, true)
+		if d.touched {
+			d.rollback(ctx, d.failedNames())
+		}
+		d.emitAll(output.Fail, emit)
+		return
+	}
+	if d.touched {
+		d.h.OnGateFailure(d.undo)
+	}
+	d.emitAll(output.Okay, emit)
+}
+
+// emitAll emits every unit's line with status; a failed host's units all
+// fail.
+func (d *deployRun) emitAll(status output.Status, emit func(output.Record)) {
+	for _, u := range d.units {
+		if status == output.Okay {
+			emit(d.h.Okay(u.message()))
+			continue
+		}
+		emit(d.h.Record(output.Fail, output.StageModule, u.message(), -1))
+	}
+}
+
+// failed says whether any unit has a problem.
+func (d *deployRun) failed() bool {
+	for _, u := range d.units {
+		if len(u.problems) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// failedNames lists the units with problems, for the others' lines.
+func (d *deployRun) failedNames() []string {
+	var n []string
+	for _, u := range d.units {
+		if len(u.problems) > 0 {
+			n = append(n, u.Name)
+		}
+	}
+	return n
+}
+
+// fatal ends the deploy on an error of the host rather than of a unit (the
+// connection was lost, the run interrupted or timed out, a file could not
+// be written): every unit fails with it, after a rollback of whatever was
+// changed.
+func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Record)) {
+	stage := runner.Stage(err)
+	if stage == "" {
+		stage = output.StageModule
+	}
+	rec := d.h.Fail(err)
+	msg := string(rec.Message)
+	var re *runner.Error
+	if errors.As(err, &re) && stage != output.StageModule {
+		msg = stage + ": " + re.Err.Error()
+	}
+	pushed := false
+	for _, f := range d.files {
+		pushed = pushed || f.pushed
+	}
+	if d.touched {
+		d.rollback(ctx, nil)
+	} else if pushed {
+		d.restoreFiles(ctx)
+	}
+	for _, u := range d.units {
+		parts := []string{u.Name}
+		if len(u.words) > 0 {
+			parts[0] += " " + strings.Join(u.words, ", ")
+		}
+		line := parts[0] + ": " + msg
+		if u.rollback != "" {
+			line += "; " + u.rollback
+		}
+		emit(d.h.Record(output.Fail, stage, []byte(line), -1))
+	}
+}
+
+// recordError turns a failed show's record back into an error.
+func recordError(rec output.Record) error {
+	if rec.Stage == output.StageModule || rec.Stage == output.StageExit || rec.Stage == "" {
+		return errors.New(string(rec.Message))
+	}
+	return &runner.Error{Stage: rec.Stage, Err: errors.New(strings.TrimPrefix(string(rec.Message), rec.Stage+": "))}
+}
+
+// push compares the files with the host's and writes those that differ.
+func (d *deployRun) push(ctx context.Context) error {
+	c, err := openSFTP(ctx, d.h, d.j.sudo)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if d.j.sc.user {
+		if err := c.MkdirAll(userUnitDir); err != nil {
+			return fmt.Errorf("~/%s: cannot create the directory: %s", userUnitDir, errText(err))
+		}
+	}
+	specs := make([]pushSpec, len(d.files))
+	locals := make([]*localFile, len(d.files))
+	for i, f := range d.files {
+		specs[i], locals[i] = f.spec, f.local
+	}
+	same, err := c.sameFiles(ctx, specs, locals)
+	if err != nil {
+		return err
+	}
+	for i, f := range d.files {
+		f.spec.existing, f.same = specs[i].existing, same[i]
+		if err := f.checkReplaceable(); err != nil {
+			return err
+		}
+	}
+	if err := c.pushUnitFiles(ctx, d.files); err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return &runner.Error{Stage: runner.Stage(cause), Err: cause}
+		}
+		return err
+	}
+	return nil
+}
+
+// verify runs systemd-analyze verify on every changed unit, in one remote
+// command: a unit's problem says why it did not verify, its detail has
+// what systemd-analyze said. --recursive-errors=no (where systemd has it)
+// judges the unit alone, not whatever it refers to; --man=no keeps
+// Documentation=man:... from failing hosts without man pages.
+func (d *deployRun) verify(ctx context.Context) error {
+	analyze := "systemd-analyze"
+	if d.j.sc.user {
+		analyze += " --user"
+	}
+	analyze += " --man=no $dt_re verify -- "
+	var steps []unitStep
+	var units []*unitRun
+	for _, u := range d.units {
+		if !u.changed {
+			continue
+		}
+		target := u.Name
+		if f := u.unitFile(); f != nil {
+			target = f.spec.target
+		}
+		steps = append(steps, unitStep{Verb: "verify", Unit: u.Name, Cmd: analyze + Quote(target)})
+		units = append(units, u)
+	}
+	script := `dt_re=; systemd-analyze --help 2>/dev/null | grep -q -e --recursive-errors && dt_re=--recursive-errors=no; ` +
+		stepScript(d.token, steps)
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(script)})
+	if err != nil {
+		return err
+	}
+	results := parseSteps(res.Output, d.token)
+	for i, u := range units {
+		if i >= len(results) || results[i].Unit != u.Name {
+			u.problems = append(u.problems, fmt.Sprintf("systemd-analyze verify did not finish (exit %d)", res.ExitCode))
+			u.detail = res.Output
+			continue
+		}
+		r := results[i]
+		if r.Exit != 0 {
+			u.problems = append(u.problems, fmt.Sprintf("systemd-analyze verify failed (exit %d)", r.Exit))
+			u.detail = r.Output
+			if r.Exit == 127 {
+				u.detail = append(u.detail, "\n(no systemd-analyze on this host)"...)
+			}
+			continue
+		}
+		u.detail = ownWarnings(r.Output, u)
+	}
+	return nil
+}
+
+// ownWarnings keeps the lines of systemd-analyze's output that are about
+// the unit or its files (a unit that verifies may still have a key systemd
+// ignores: "Unknown key 'Foo' in section [Service], ignoring.").
+func ownWarnings(out []byte, u *unitRun) []byte {
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		mine := strings.HasPrefix(l, u.Name+":")
+		for _, f := range u.files {
+			mine = mine || strings.Contains(l, f.spec.target+":")
+		}
+		if mine {
+			keep = append(keep, l)
+		}
+	}
+	return []byte(strings.Join(keep, "\n"))
+}
+
+// restoreUnverified puts the files back after a unit did not verify:
+// nothing was reloaded, so nothing else is to be done.
+func (d *deployRun) restoreUnverified(ctx context.Context) {
+	var bad []string
+	for _, u := range d.units {
+		if len(u.problems) > 0 {
+			bad = append(bad, u.Name)
+		}
+	}
+	failures := d.restoreFiles(ctx)
+	for _, u := range d.units {
+		switch {
+		case len(u.problems) == 0:
+			u.problems = []string{"not deployed: " + strings.Join(bad, ", ") + " did not verify"}
+			if u.changed {
+				u.rollback = restoredText(u) + ", nothing restarted"
+			}
+		default:
+			u.rollback = restoredText(u) + ", nothing restarted"
+		}
+		if f := failures[u.Name]; f != "" {
+			u.rollback += "; restoring failed: " + f
+		}
+	}
+}
+
+// restoredText says what restoring a changed unit's files did.
+func restoredText(u *unitRun) string {
+	for _, f := range u.files {
+		if f.pushed && f.prev != "" {
+			return "previous file restored"
+		}
+	}
+	return "new file removed"
+}
+
+// restoreFiles puts back every file written, and returns the failures by
+// unit.
+func (d *deployRun) restoreFiles(ctx context.Context) map[string]string {
+	ctx, cancel := rollbackContext(ctx)
+	defer cancel()
+	failures := map[string]string{}
+	steps := restoreSteps(d.files)
+	if len(steps) == 0 {
+		return failures
+	}
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(stepScript(d.token, steps))})
+	d.stepFailures(res, err, steps, failures)
+	return failures
+}
+
+// stepFailures records failed steps (by the unit of their file, for
+// restore steps) in failures.
+func (d *deployRun) stepFailures(res runner.Result, err error, steps []unitStep, failures map[string]string) {
+	byRel := map[string]string{}
+	for _, f := range d.files {
+		byRel[f.Rel] = f.Unit
+	}
+	unitOf := func(s string) string {
+		if u, ok := byRel[s]; ok {
+			return u
+		}
+		return s
+	}
+	if err != nil {
+		for _, s := range steps {
+			failures[unitOf(s.Unit)] = err.Error()
+		}
+		return
+	}
+	results := parseSteps(res.Output, d.token)
+	for i, s := range steps {
+		if i >= len(results) {
+			failures[unitOf(s.Unit)] = s.Verb + ": did not run"
+			continue
+		}
+		if r := results[i]; r.Exit != 0 {
+			failures[unitOf(s.Unit)] = fmt.Sprintf("%s: exit %d: %s", r.Verb, r.Exit, oneLine(r.Output))
+		}
+	}
+}
+
+// daemonReload reloads the manager; a failure is every changed unit's
+// problem.
+func (d *deployRun) daemonReload(ctx context.Context) error {
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.systemctlCmd([]string{"daemon-reload"}) + " 2>&1"})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		for _, u := range d.units {
+			if u.changed {
+				u.problems = append(u.problems, fmt.Sprintf("daemon-reload: exit %d: %s", res.ExitCode, oneLine(res.Output)))
+			}
+		}
+	}
+	return nil
+}
+
+// enable enables the deployed unit files that are disabled (those with an
+// [Install] section that is not in effect), unless --no-enable.
+func (d *deployRun) enable(ctx context.Context) error {
+	if d.j.noEnable || d.failed() {
+		return nil
+	}
+	var units []*unitRun
+	var names []string
+	for _, u := range d.units {
+		if u.unitFile() != nil && !template(u.Name) && u.state["UnitFileState"] == "disabled" {
+			units = append(units, u)
+			names = append(names, u.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	d.touched = true
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.systemctlCmd([]string{"enable"}, names...) + " 2>&1"})
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
+		if res.ExitCode != 0 {
+			u.problems = append(u.problems, fmt.Sprintf("enable: exit %d: %s", res.ExitCode, oneLine(res.Output)))
+			continue
+		}
+		u.enabled = true
+		u.words = append(u.words, "enabled")
+	}
+	return nil
+}
+
+// toRestart lists the units to restart, in the units' order: --restart
+// units, and the changed units of the types deploy restarts, except a
+// service that something else activates and that did not run.
+func (d *deployRun) toRestart() []string {
+	if d.failed() {
+		return nil
+	}
+	var names []string
+	for _, u := range d.units {
+		switch {
+		case u.Restart:
+		case !u.changed || !restartable(u.Name):
+			continue
+		case unitType(u.Name) == "service" && len(d.triggeredBy(u)) > 0 && !running(u.before):
+			u.words = append(u.words, "not started ("+strings.Join(d.triggeredBy(u), ", ")+" starts it)")
+			continue
+		}
+		names = append(names, u.Name)
+	}
+	return names
+}
+
+// triggeredBy lists the units that activate u: its TriggeredBy, and the
+// units of the deploy whose Triggers name it (systemd fills in a service's
+// TriggeredBy only once it has been started through them).
+func (d *deployRun) triggeredBy(u *unitRun) []string {
+	by := strings.Fields(u.state["TriggeredBy"])
+	for _, v := range d.units {
+		if v != u && slicesContains(strings.Fields(v.state["Triggers"]), u.Name) && !slicesContains(by, v.Name) {
+			by = append(by, v.Name)
+		}
+	}
+	return by
+}
+
+// running says whether a unit was up (or coming up) in state st.
+func running(st unitState) bool {
+	return st != nil && !st.stopped() && st.exists()
+}
+
+// unit returns the unit run named name, or nil.
+func (d *deployRun) unit(name string) *unitRun {
+	for _, u := range d.units {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// states returns every known unit state by name: the units' and the extra
+// services'.
+func (d *deployRun) states() map[string]unitState {
+	m := map[string]unitState{}
+	for n, st := range d.extra {
+		m[n] = st
+	}
+	for _, u := range d.units {
+		if u.state != nil {
+			m[u.Name] = u.state
+		}
+	}
+	return m
+}
+
+// showExtra reads the state of the services the sockets to restart
+// activate that are not among the units.
+func (d *deployRun) showExtra(ctx context.Context, restart []string) error {
+	var names []string
+	for _, s := range restart {
+		if unitType(s) != "socket" || d.unit(s) == nil {
+			continue
+		}
+		for _, t := range strings.Fields(d.unit(s).state["Triggers"]) {
+			if d.unit(t) == nil && unitType(t) == "service" {
+				names = append(names, t)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	states, rec, ok := d.j.sc.showProps(ctx, d.h, deployProps, names...)
+	if !ok {
+		return recordError(rec)
+	}
+	for i, n := range names {
+		d.extra[n] = states[i]
+	}
+	return nil
+}
+
+// restart runs the restarts in the order orderRestarts gives, in one
+// remote command, and notes what happened to each unit.
+func (d *deployRun) restart(ctx context.Context, names []string) error {
+	if err := d.showExtra(ctx, names); err != nil {
+		return err
+	}
+	order := orderRestarts(names, d.states())
+	steps := make([]unitStep, len(order))
+	for i, o := range order {
+		steps[i] = unitStep{Verb: o[0], Unit: o[1], Cmd: d.j.sc.rawSystemctl([]string{o[0]}, o[1])}
+	}
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(stepScript(d.token, steps))})
+	if err != nil {
+		return err
+	}
+	results := parseSteps(res.Output, d.token)
+	for i, s := range steps {
+		u := d.unit(s.Unit)
+		var r stepResult
+		if i < len(results) {
+			r = results[i]
+		} else {
+			r = stepResult{Verb: s.Verb, Unit: s.Unit, Exit: -1, Output: []byte("did not run")}
+		}
+		if u == nil { // a socket's service outside the units: its sockets answer for it
+			if r.Exit != 0 {
+				for _, sock := range d.units {
+					if unitType(sock.Name) == "socket" && strings.Contains(" "+sock.state["Triggers"]+" ", " "+s.Unit+" ") {
+						sock.problems = append(sock.problems, stepProblem(r, d.h)+" ("+s.Unit+")")
+					}
+				}
+			}
+			continue
+		}
+		switch s.Verb {
+		case "stop":
+			u.stopped = true
+		case "restart", "start":
+			u.started, u.verb = true, s.Verb
+			if running(u.before) {
+				u.words = append(u.words, "restarted")
+			} else {
+				u.words = append(u.words, "started")
+			}
+		}
+		if r.Exit != 0 {
+			u.problems = append(u.problems, stepProblem(r, d.h))
+		}
+	}
+	return nil
+}
+
+// stepProblem words a failed step, with a hint when systemd refused the
+// login user.
+func stepProblem(r stepResult, h *Host) string {
+	p := fmt.Sprintf("%s: exit %d", r.Verb, r.Exit)
+	if o := oneLine(r.Output); o != "" {
+		p += ": " + o
+	}
+	if hint := h.SudoHint(r.Output); hint != "" {
+		p += "; hint: " + hint
+	} else if bytes.Contains(r.Output, []byte("Access denied")) || bytes.Contains(r.Output, []byte("Interactive authentication required")) {
+		p += "; hint: the login user may not manage system units; log in as root or use --sudo"
+	}
+	return p
+}
+
+// settle waits --settle after the restarts and reads every unit's state,
+// then judges the units as systemctl judges an action: a unit started must
+// be active (a oneshot service may have finished with success) and must
+// not have restarted or changed its main process within the window; a
+// changed unit must have loaded.
+func (d *deployRun) settle(ctx context.Context) error {
+	var first map[string]unitState
+	if d.j.sc.settle > 0 && d.anyStarted() {
+		if rec, ok := d.show(ctx); !ok {
+			return recordError(rec)
+		}
+		first = map[string]unitState{}
+		for _, u := range d.units {
+			first[u.Name] = u.state
+		}
+		select {
+		case <-time.After(d.j.sc.settle):
+		case <-ctx.Done():
+			return &runner.Error{Stage: runner.Stage(context.Cause(ctx)), Err: context.Cause(ctx)}
+		}
+	}
+	if rec, ok := d.show(ctx); !ok {
+		return recordError(rec)
+	}
+	for _, u := range d.units {
+		st := u.state
+		if template(u.Name) {
+			continue
+		}
+		if u.changed && st["LoadState"] != "loaded" {
+			u.problems = append(u.problems, "not loaded: "+st["LoadState"])
+			continue
+		}
+		if !u.started || len(u.problems) > 0 {
+			continue
+		}
+		verb := u.verb
+		finished := st["Type"] == "oneshot" && st["ActiveState"] == "inactive" && st["Result"] == "success"
+		switch {
+		case !st.active() && !finished && first != nil:
+			u.problems = append(u.problems, fmt.Sprintf("%s: not active after %s", verb, d.j.sc.settle))
+		case !st.active() && !finished:
+			u.problems = append(u.problems, verb+": not active")
+		case first != nil && unitType(u.Name) == "service":
+			f := first[u.Name]
+			if n := st.restarts() - f.restarts(); n > 0 {
+				u.problems = append(u.problems, fmt.Sprintf("%s: restarted %d time(s) within %s (crash loop?)", verb, n, d.j.sc.settle))
+			} else if f["MainPID"] != st["MainPID"] && f["MainPID"] != "0" && st.active() {
+				u.problems = append(u.problems, fmt.Sprintf("%s: main pid changed from %s to %s within %s", verb, f["MainPID"], st["MainPID"], d.j.sc.settle))
+			}
+		}
+	}
+	return nil
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// anyStarted says whether a unit was restarted or started.
+func (d *deployRun) anyStarted() bool {
+	for _, u := range d.units {
+		if u.started {
+			return true
+		}
+	}
+	return false
+}
+
+// journals reads the journal of the units that were started, since the
+// deploy began, into their detail: all of them (a gate failed), or only
+// those with problems.
+func (d *deployRun) journals(ctx context.Context, onlyFailed bool) {
+	if d.j.sc.lines == 0 {
+		return
+	}
+	for _, u := range d.units {
+		if !u.started || onlyFailed && len(u.problems) == 0 {
+			continue
+		}
+		wait := d.j.sc.settle == 0 && onlyFailed
+		if lines := d.j.sc.failureJournal(ctx, d.h, u.Name, d.since, wait); len(lines) > 0 {
+			u.detail = append(append(bytes.TrimRight(u.detail, "\n"), '\n'), lines...)
+			u.detail = bytes.TrimLeft(u.detail, "\n")
+		}
+	}
+}
