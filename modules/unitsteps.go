@@ -28,7 +28,7 @@ func stepScript(token string, steps []unitStep) string {
 	var b strings.Builder
 	for _, s := range steps {
 		b.WriteString("echo " + Quote(token+" step "+s.Verb+" "+s.Unit) + "; ")
-		b.WriteString("{ " + s.Cmd + "; } 2>&1 </dev/null; ")
+		b.WriteString("( " + s.Cmd + " ) 2>&1 </dev/null; ")
 		b.WriteString("echo " + Quote(token+" rc ") + "$?; ")
 	}
 	b.WriteString("true")
