@@ -315,16 +315,16 @@ func (d *deployRun) failedNames() []string {
 // be written): every unit fails with it, after a rollback of whatever was
 // changed.
 func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Record)) {
-	stage := runner.Stage(err)
-	if stage == "" {
-		stage = output.StageModule
-	}
-	rec := d.h.Fail(err)
-	msg := string(rec.Message)
+	// A failure of the session, the run or the clock has its stage (the
+	// line then starts with it, as systemctl's do); the module's own
+	// (a file that cannot be written) has none.
+	stage := output.StageModule
 	var re *runner.Error
-	if errors.As(err, &re) && stage != output.StageModule {
-		msg = stage + ": " + re.Err.Error()
+	var te *runner.TimeoutError
+	if errors.As(err, &re) || errors.As(err, &te) || errors.Is(err, runner.ErrInterrupted) {
+		stage = runner.Stage(err)
 	}
+	msg := err.Error()
 	pushed := false
 	for _, f := range d.files {
 		pushed = pushed || f.pushed
@@ -786,7 +786,10 @@ func (d *deployRun) settle(ctx context.Context) error {
 		if !u.started || len(u.problems) > 0 {
 			continue
 		}
-		verb := u.verb
+		verb := "restart"
+		if u.verb == "start" || !running(u.before) {
+			verb = "start"
+		}
 		finished := st["Type"] == "oneshot" && st["ActiveState"] == "inactive" && st["Result"] == "success"
 		switch {
 		case !st.active() && !finished && first != nil:
