@@ -333,8 +333,9 @@ func TestDeploy(t *testing.T) {
 		checkRecord(t, first, recs[first], output.Fail, `(?s)dtbatch.service changed, enabled, started: failed \(failed\) .*; rolled back: the new dtbatch.service stopped and removed\n.*dtapp b1 bad config.*`)
 		checkRecord(t, rest, recs[rest], output.Skip, `not started: 1 host failed, more than --max-fail 0 \(stopped after batch 1 of 2\)`)
 		for _, h := range all {
-			if got := inside(t, f, h, "ls /etc/systemd/system/ | grep -c dtbatch || true; systemctl is-enabled dtbatch 2>&1 || true"); !strings.HasPrefix(got, "0\n") {
-				t.Errorf("%s: dtbatch left behind: %q", h, got)
+			// No file, no link, not listed as failed.
+			if got := inside(t, f, h, "find /etc/systemd/system -name 'dtbatch*' | wc -l; systemctl --failed --no-legend | grep -c dtbatch || true"); got != "0\n0" {
+				t.Errorf("%s: dtbatch left behind (files, failed units): %q", h, got)
 			}
 		}
 		// Finishing the stopped rollout: the failed and skipped hosts.

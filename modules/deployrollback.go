@@ -62,15 +62,22 @@ func (d *deployRun) rollback(ctx context.Context, failed []string) {
 			stop(u)
 		}
 	}
+	reload := false
 	for _, u := range d.units {
-		if u.enabled {
-			steps = append(steps, unitStep{Verb: "disable", Unit: u.Name, Cmd: d.j.sc.rawSystemctl([]string{"disable"}, u.Name)})
+		if u.enabled { // the links only: one reload below
+			steps = append(steps, unitStep{Verb: "disable", Unit: u.Name, Cmd: d.j.sc.rawSystemctl([]string{"disable", "--no-reload"}, u.Name)})
+			reload = true
 		}
 	}
 	restore := restoreSteps(d.files)
 	steps = append(steps, restore...)
-	if len(restore) > 0 {
+	if reload || len(restore) > 0 {
 		steps = append(steps, unitStep{Verb: "daemon-reload", Cmd: d.j.sc.rawSystemctl([]string{"daemon-reload"})})
+	}
+	for _, u := range d.units { // a removed unit that failed is not left listed as failed
+		if f := u.unitFile(); f != nil && f.pushed && f.prev == "" && !template(u.Name) {
+			steps = append(steps, unitStep{Verb: "reset-failed", Unit: u.Name, Cmd: d.j.sc.rawSystemctl([]string{"reset-failed"}, u.Name) + " 2>/dev/null || true"})
+		}
 	}
 	if len(steps) > 0 {
 		res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(stepScript(d.token, steps))})

@@ -229,21 +229,18 @@ func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
 		}
 	}
 
-	// 3. Reload, enable.
+	// 3. Enable, reload.
 	if changed {
 		d.touched = true
-		if err := d.daemonReload(ctx); err != nil {
-			d.fatal(ctx, err, emit)
-			return
-		}
+	}
+	if reloaded, err := d.reload(ctx, changed); err != nil {
+		d.fatal(ctx, err, emit)
+		return
+	} else if reloaded {
 		if rec, ok := d.show(ctx); !ok {
 			d.fatal(ctx, recordError(rec), emit)
 			return
 		}
-	}
-	if err := d.enable(ctx); err != nil {
-		d.fatal(ctx, err, emit)
-		return
 	}
 
 	// 4. Restart what changed, sockets first.
@@ -541,54 +538,63 @@ func (d *deployRun) stepFailures(res runner.Result, err error, steps []unitStep,
 	}
 }
 
-// daemonReload reloads the manager; a failure is every changed unit's
-// problem.
-func (d *deployRun) daemonReload(ctx context.Context) error {
-	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.systemctlCmd([]string{"daemon-reload"}) + " 2>&1"})
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
+// reload enables the deployed unit files that are disabled (unless
+// --no-enable) and reloads the manager once, in one remote command: each
+// "enable --no-reload" only makes the links (systemctl enable would
+// reload the manager for each), then daemon-reload. A changed file is
+// asked "systemctl is-enabled" there, since the state read before it
+// changed is stale; an unchanged one is enabled when the first show said
+// it is disabled. It reports whether the manager was reloaded. A failed
+// enable is its unit's problem, a failed reload every changed unit's.
+func (d *deployRun) reload(ctx context.Context, changed bool) (bool, error) {
+	var steps []unitStep
+	var cands []*unitRun
+	if !d.j.noEnable && !d.failed() {
 		for _, u := range d.units {
-			if u.changed {
-				u.problems = append(u.problems, fmt.Sprintf("daemon-reload: exit %d: %s", res.ExitCode, oneLine(res.Output)))
+			if u.unitFile() == nil || template(u.Name) || !u.changed && u.state["UnitFileState"] != "disabled" {
+				continue
+			}
+			enable := d.j.sc.rawSystemctl([]string{"enable", "--no-reload"}, u.Name) + " && echo " + Quote(d.token+"-enabled")
+			cmd := `[ "$(` + d.j.sc.rawSystemctl([]string{"is-enabled"}, u.Name) + ` 2>/dev/null)" != disabled ] || { ` + enable + "; }"
+			steps = append(steps, unitStep{Verb: "enable", Unit: u.Name, Cmd: cmd})
+			cands = append(cands, u)
+		}
+	}
+	if len(steps) == 0 && !changed {
+		return false, nil
+	}
+	if len(cands) > 0 {
+		d.touched = true
+	}
+	steps = append(steps, unitStep{Verb: "daemon-reload", Cmd: d.j.sc.rawSystemctl([]string{"daemon-reload"})})
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(stepScript(d.token, steps))})
+	if err != nil {
+		return false, err
+	}
+	results := parseSteps(res.Output, d.token)
+	for i, u := range cands {
+		switch {
+		case i >= len(results):
+			u.problems = append(u.problems, "enable: did not run")
+		case results[i].Exit != 0:
+			u.problems = append(u.problems, stepProblem(results[i], d.h))
+		case bytes.Contains(results[i].Output, []byte(d.token+"-enabled")):
+			u.enabled = true
+			u.words = append(u.words, "enabled")
+		}
+	}
+	if len(results) < len(steps) || results[len(steps)-1].Exit != 0 {
+		why := "daemon-reload: did not run"
+		if len(results) == len(steps) {
+			why = stepProblem(results[len(steps)-1], d.h)
+		}
+		for _, u := range d.units {
+			if u.changed || u.enabled {
+				u.problems = append(u.problems, why)
 			}
 		}
 	}
-	return nil
-}
-
-// enable enables the deployed unit files that are disabled (those with an
-// [Install] section that is not in effect), unless --no-enable.
-func (d *deployRun) enable(ctx context.Context) error {
-	if d.j.noEnable || d.failed() {
-		return nil
-	}
-	var units []*unitRun
-	var names []string
-	for _, u := range d.units {
-		if u.unitFile() != nil && !template(u.Name) && u.state["UnitFileState"] == "disabled" {
-			units = append(units, u)
-			names = append(names, u.Name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	d.touched = true
-	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.systemctlCmd([]string{"enable"}, names...) + " 2>&1"})
-	if err != nil {
-		return err
-	}
-	for _, u := range units {
-		if res.ExitCode != 0 {
-			u.problems = append(u.problems, fmt.Sprintf("enable: exit %d: %s", res.ExitCode, oneLine(res.Output)))
-			continue
-		}
-		u.enabled = true
-		u.words = append(u.words, "enabled")
-	}
-	return nil
+	return true, nil
 }
 
 // toRestart lists the units to restart, in the units' order: --restart
