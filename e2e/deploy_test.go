@@ -203,6 +203,32 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 
+	t.Run("warnings, masked units", func(t *testing.T) {
+		// A unit that verifies with a warning about its own file: okay,
+		// and the warning is on its line.
+		warn := units(t, [2]string{"dtwarn.service", "[Service]\nExecStart=/bin/sleep infinity\nFrobnicate=yes\n"})
+		r := dt(t, f, nil, "", "all:", "deploy", "--settle", "0", "--no-enable", warn[0])
+		recs := unitRecords(t, r.stdout)
+		for _, h := range all {
+			checkRecord(t, h, recs[h]["dtwarn.service"], output.Okay,
+				`dtwarn.service changed, started: active \(running\) since .*; pid \d+; restarts 0; static\n/etc/systemd/system/dtwarn.service:3: Unknown key 'Frobnicate' in section \[Service\], ignoring\.`)
+		}
+		// A masked unit is a symlink to /dev/null: never replaced.
+		for _, h := range all {
+			inside(t, f, h, "systemctl mask dtmasked.service")
+		}
+		masked := units(t, [2]string{"dtmasked.service", "[Service]\nExecStart=/bin/sleep infinity\n"})
+		r = dt(t, f, nil, "", "all:", "deploy", masked[0])
+		recs = unitRecords(t, r.stdout)
+		for _, h := range all {
+			checkRecord(t, h, recs[h]["dtmasked.service"], output.Fail,
+				`dtmasked.service: /etc/systemd/system/dtmasked.service is a symbolic link \(a masked or linked unit\?\); deploy replaces only regular files: unmask or remove it first`)
+			if got := inside(t, f, h, "systemctl is-enabled dtmasked.service || true"); got != "masked" {
+				t.Errorf("%s: dtmasked is %q, want still masked", h, got)
+			}
+		}
+	})
+
 	t.Run("failed gate rolls back", func(t *testing.T) {
 		v4 := units(t, [2]string{"dtapp.service", appUnit("v4", false)})
 		r, recs := deploy([]string{"--gate", "systemctl show -p Environment --value dtapp | grep -q DTAPP_VERSION=v2", "--gate-timeout", "1s", "--gate-interval", "200ms"}, v4...)

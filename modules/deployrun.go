@@ -329,7 +329,15 @@ func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Recor
 	if d.touched {
 		d.rollback(ctx, nil)
 	} else if pushed {
-		d.restoreFiles(ctx)
+		failures := d.restoreFiles(ctx)
+		for _, u := range d.units {
+			if anyPushed(u.files) {
+				u.rollback = restoredText(u) + ", nothing restarted"
+			}
+			if f := failures[u.Name]; f != "" {
+				u.rollback += "; restoring failed: " + f
+			}
+		}
 	}
 	for _, u := range d.units {
 		parts := []string{u.Name}
@@ -390,15 +398,17 @@ func (d *deployRun) push(ctx context.Context) error {
 
 // verify runs systemd-analyze verify on every changed unit, in one remote
 // command: a unit's problem says why it did not verify, its detail has
-// what systemd-analyze said. --recursive-errors=no (where systemd has it)
-// judges the unit alone, not whatever it refers to; --man=no keeps
+// what systemd-analyze said. Its default mode fails a unit for errors (a
+// missing executable, a setting systemd refuses), not for warnings (a key
+// it ignores), which stay on the unit's okay line; --recursive-errors
+// would fail warnings too, and older systemd lacks it. --man=no keeps
 // Documentation=man:... from failing hosts without man pages.
 func (d *deployRun) verify(ctx context.Context) error {
 	analyze := "systemd-analyze"
 	if d.j.sc.user {
 		analyze += " --user"
 	}
-	analyze += " --man=no $dt_re verify -- "
+	analyze += " --man=no verify -- "
 	var steps []unitStep
 	var units []*unitRun
 	for _, u := range d.units {
@@ -412,9 +422,7 @@ func (d *deployRun) verify(ctx context.Context) error {
 		steps = append(steps, unitStep{Verb: "verify", Unit: u.Name, Cmd: analyze + Quote(target)})
 		units = append(units, u)
 	}
-	script := `dt_re=; systemd-analyze --help 2>/dev/null | grep -q -e --recursive-errors && dt_re=--recursive-errors=no; ` +
-		stepScript(d.token, steps)
-	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(script)})
+	res, err := d.h.Run(ctx, runner.Command{Cmd: d.j.sc.wrap(stepScript(d.token, steps))})
 	if err != nil {
 		return err
 	}
@@ -812,6 +820,16 @@ func (d *deployRun) settle(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// anyPushed says whether any of files was written.
+func anyPushed(files []*unitFile) bool {
+	for _, f := range files {
+		if f.pushed {
+			return true
+		}
+	}
+	return false
 }
 
 func slicesContains(s []string, v string) bool {
