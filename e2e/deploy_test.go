@@ -246,6 +246,25 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 
+	t.Run("timeout rolls back", func(t *testing.T) {
+		// --timeout ends the deploy in its settle window; the rollback
+		// still runs, on its own time.
+		v5 := units(t, [2]string{"dtapp.service", appUnit("v5", false)})
+		r := dt(t, f, nil, "", "--timeout", "2s", "all:", "deploy", "--settle", "20s", v5[0])
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		recs := unitRecords(t, r.stdout)
+		for _, h := range all {
+			version, pid := runningVersion(t, f, h, "dtapp", false)
+			if version != "v2" {
+				t.Errorf("%s: after the timeout version %q runs, want v2", h, version)
+			}
+			checkRecord(t, h, recs[h]["timeout"], output.Fail,
+				`timeout: dtapp.service changed, restarted: timed out after 2s; rolled back to previous dtapp.service: active \(running\) since .*; pid `+pid+`; restarts 0; enabled`)
+		}
+	})
+
 	t.Run("socket before its service", func(t *testing.T) {
 		pair := func(v string) []string {
 			return units(t,

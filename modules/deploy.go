@@ -32,9 +32,12 @@ app.socket, app.timer, app.path, app.target, ...) or a drop-in
      with --user) as copy does: atomically, and only those that differ;
      the version replaced stays next to it as FILE.dt-prev
   2. systemd-analyze verify the units that changed; a unit that does not
-     verify fails the host before anything live changed: the previous
-     files are put back, nothing is reloaded or restarted
-  3. systemctl daemon-reload; enable the units (unless --no-enable)
+     verify (an error: a missing executable, a setting systemd refuses)
+     fails the host before anything live changed: the previous files are
+     put back, nothing is reloaded or restarted. Warnings (a key systemd
+     ignores) do not fail it and are shown on its line
+  3. enable the unit files that are disabled (unless --no-enable; never
+     drop-ins or templates), then one systemctl daemon-reload
   4. restart what changed: sockets before their services (a service a
      restarted socket activates is stopped first and started after it),
      then services, then timers and paths; --restart adds units to restart
@@ -57,20 +60,22 @@ systemctl prints it; on a rollback, what was restored and the state after:
   okay::dt:deploy:web1:app.service changed, restarted: active (running) since 2026-11-29 12:54:05 UTC; pid 1234; restarts 0; enabled
   okay::dt:deploy:web2:app.service unchanged: active (running) since 2026-11-28 09:10:11 UTC; pid 977; restarts 0; enabled
   fail::dt:deploy:web3:app.service changed, restarted: failed (failed) since 2026-11-29 12:54:06 UTC; result exit-code; restarts 0; enabled; restart: not active after 2s; rolled back to previous app.service: active (running) since 2026-11-29 12:54:09 UTC; pid 1301; restarts 0; enabled\n2026-11-29T12:54:06+0000 web3 app[1299]: bad config
-  fail::dt:deploy:web4:app.service changed: active (running) since 2026-11-28 09:10:11 UTC; pid 980; restarts 0; enabled; systemd-analyze verify failed (exit 1); previous file restored, nothing restarted\n/etc/systemd/system/app.service:7: Unknown section 'Servce'. Ignoring.
+  fail::dt:deploy:web4:app.service changed: active (running) since 2026-11-28 09:10:11 UTC; pid 980; restarts 0; enabled; systemd-analyze verify failed (exit 1); previous file restored, nothing restarted\n/etc/systemd/system/app.service:3: Unknown section 'Servce'. Ignoring.\napp.service: Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.
 
 What deploy did, before the colon, is a comma-separated list of:
-   changed, unchanged   whether any of the unit's files was written
+   changed, unchanged   whether any of the unit's files was written (not
+                        said of a --restart unit without files)
    enabled              the unit was disabled and is now enabled
-   restarted, started   it was restarted (or started after its socket)
+   restarted, started   it was (re)started: restarted when it ran before
    not started (app.socket starts it)
                         a changed service left to what activates it
-No word after the unit name means a --restart unit that was not reached.
 Every line of a host that failed is a fail line: the unit that broke
-says why, the others say what was rolled back "(app.service failed)". A
-unit that does not verify is followed by systemd-analyze's lines; a
-unit that verified with warnings about its files carries them on its
-okay line.
+says why, the others what was rolled back and why "(app.service
+failed)". Lines after the first: what systemd-analyze said of a unit that
+did not verify (or warned about its files), the journal of a unit that
+failed. A failure of the host itself (connection lost, interrupted,
+--timeout) starts with its stage, as for every module; the rollback then
+still runs, for up to a minute.
 
 OPTIONS
    --user       the login user's units (~/.config/systemd/user/, systemctl
