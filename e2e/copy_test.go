@@ -75,28 +75,14 @@ func randomBytes(t *testing.T, n int) []byte {
 // (the message up to its first space or ": ").
 func copyRecords(t *testing.T, stdout string) map[string]map[string]output.Record {
 	t.Helper()
-	recs := map[string]map[string]output.Record{}
-	for _, line := range lines(stdout) {
-		r, err := output.Parse(line)
-		if err != nil {
-			t.Fatalf("unparseable line %q: %v", line, err)
-		}
+	return recordsBy(t, stdout, func(r output.Record) string {
 		msg := string(r.Message)
-		key := msg
 		if i := strings.Index(msg, ": "); i >= 0 && (r.Status == output.Fail) {
-			key = msg[:i]
-		} else if i := strings.IndexByte(msg, ' '); i >= 0 {
-			key = msg[:i]
+			return msg[:i]
 		}
-		if recs[r.Host] == nil {
-			recs[r.Host] = map[string]output.Record{}
-		}
-		if _, dup := recs[r.Host][key]; dup {
-			t.Fatalf("two records for %s %s:\n%s", r.Host, key, stdout)
-		}
-		recs[r.Host][key] = r
-	}
-	return recs
+		key, _, _ := strings.Cut(msg, " ")
+		return key
+	})
 }
 
 // checkFile checks host's copy of rel: its content and mode.

@@ -37,7 +37,8 @@ func (term *terminal) waitForN(s string, n int) {
 func TestShell(t *testing.T) {
 	f := fleet.StartTest(t, fleet.Options{N: 3})
 	hist := filepath.Join(t.TempDir(), "history")
-	cmd := exec.Command(dtBin, "-N", "all:", "sh")
+	// Lines, to find each host's answer; gather (the default) at the end.
+	cmd := exec.Command(dtBin, "-N", "--view", "lines", "all:", "sh")
 	cmd.Env = append(f.Env(), "DT_HISTFILE="+hist)
 	term := startOnPTY(t, cmd)
 	term.waitFor("dt all: (3)> ")
@@ -102,6 +103,9 @@ func TestShell(t *testing.T) {
 	term.typeIn("echo after\r")
 	term.waitFor("okay::dt:ssh:h003:after")
 	term.waitFor("dt: 3 okay, 0 failed")
+	term.typeIn(":view gather\r")
+	term.typeIn("echo gathered\r")
+	term.waitFor("okay  h[001-003]  (3 hosts)\r\n    gathered")
 
 	for _, h := range f.Hosts {
 		if n, _ := f.Handshakes(h.Name); n != 1 {

@@ -35,21 +35,30 @@ func userDB(t *testing.T, f *fleet.Fleet, user string) string {
 // the first word of the message (as every systemctl record starts).
 func unitRecords(t *testing.T, stdout string) map[string]map[string]output.Record {
 	t.Helper()
+	return recordsBy(t, stdout, func(r output.Record) string {
+		unit, _, _ := strings.Cut(string(r.Message), " ")
+		return strings.TrimSuffix(unit, ":")
+	})
+}
+
+// recordsBy parses output into records by host and by key(record); two
+// records with the same host and key fail the test.
+func recordsBy(t *testing.T, stdout string, key func(output.Record) string) map[string]map[string]output.Record {
+	t.Helper()
 	recs := map[string]map[string]output.Record{}
 	for _, line := range lines(stdout) {
 		r, err := output.Parse(line)
 		if err != nil {
 			t.Fatalf("unparseable line %q: %v", line, err)
 		}
-		unit, _, _ := strings.Cut(string(r.Message), " ")
-		unit = strings.TrimSuffix(unit, ":")
+		k := key(r)
 		if recs[r.Host] == nil {
 			recs[r.Host] = map[string]output.Record{}
 		}
-		if _, dup := recs[r.Host][unit]; dup {
-			t.Fatalf("two records for %s %s:\n%s", r.Host, unit, stdout)
+		if _, dup := recs[r.Host][k]; dup {
+			t.Fatalf("two records for %s %s:\n%s", r.Host, k, stdout)
 		}
-		recs[r.Host][unit] = r
+		recs[r.Host][k] = r
 	}
 	return recs
 }
