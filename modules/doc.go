@@ -36,7 +36,10 @@
 // arguments: unit files, drop-ins, units), unitfiles.go (pushing unit
 // files with copy's code, keeping the previous versions), unitsteps.go
 // (remote scripts of systemctl steps and the order of restarts),
-// deployrun.go (the five steps on one host) and deployrollback.go. A job
+// deployrun.go (the steps on one host), deployverify.go (systemd-analyze
+// verify, and putting files back when a unit does not verify),
+// deployrestart.go (what restarts, in which order, and the settle
+// window's verdict) and deployrollback.go. A job
 // that can undo its work registers it with Host.OnGateFailure: Execute
 // calls it when the host's --gate fails.
 package modules
