@@ -65,6 +65,7 @@ type config struct {
 	latencies   []int // one-way, ms
 	rtt         bool
 	deploy      int
+	unitDeploy  int
 	dt          string
 	out         string
 	label       string
@@ -119,8 +120,9 @@ func run() int {
 	latencyF := fs.String("latency", "0", "one-way delays in ms that a relay in front of every host adds (0: no relay); every cell runs at each")
 	fs.BoolVar(&c.rtt, "rtt", false, "measure the round trips of one cold login (dt, OpenSSH's ssh) through a relay, instead of the matrix")
 	fs.IntVar(&c.deploy, "deploy", 0, "run the deploy-hook sequence (four dt commands) cold and warm on N systemd containers, instead of the matrix")
+	fs.IntVar(&c.unitDeploy, "unit-deploy", 0, "run the deploy module (new, unchanged, changed unit) against the same as four dt commands on N systemd containers, instead of the matrix")
 	fs.StringVar(&c.dt, "dt", "bin/dt", "dt binary")
-	dtModesF := fs.String("dt-modes", "cold", "dt's modes: cold or - (lines on a pipe, a run of its own), warm (over the connections a first run left in the keeper, --persist), gather (-b), tty (stdout and stderr on a terminal, -q), progress (on a terminal with the progress line and summary), base (the -dt-base binary), sort (--sort)")
+	dtModesF := fs.String("dt-modes", "cold", "dt's modes: cold or - (lines on a pipe, a run of its own), warm (over the connections a first run left in the keeper, --persist), gather (-b), tty (stdout and stderr on a terminal, -q), progress (on a terminal with the progress line and summary), base (the -dt-base binary), sort (--sort), batch (--batch 10%)")
 	fs.StringVar(&c.dtBase, "dt-base", "", "a baseline dt binary for mode base (e.g. built from main)")
 	fs.StringVar(&c.out, "out", "bench/results", "directory for results (a subdirectory per run)")
 	fs.StringVar(&c.label, "label", "", "label of this run (default: date and time)")
@@ -218,6 +220,8 @@ func run() int {
 		err = benchRTT(ctx, c)
 	case c.deploy > 0:
 		err = benchDeploy(ctx, c)
+	case c.unitDeploy > 0:
+		err = benchUnitDeploy(ctx, c)
 	default:
 		err = bench(ctx, c, plan)
 	}

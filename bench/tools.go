@@ -34,6 +34,9 @@ type job struct {
 
 var jobs = []job{
 	{name: "true", cmds: []string{"true"}},
+	// A command that takes a while (a restart that waits), for --batch:
+	// each batch then lasts at least that long.
+	{name: "sleep", cmds: []string{"sleep 0.2"}},
 	{name: "hostname", cmds: []string{"hostname"}, wantHost: true},
 	// A restart-and-verify: three steps, the last prints the host name.
 	{name: "seq3", cmds: []string{"uname -s", "date +%s", "hostname"}, wantHost: true},

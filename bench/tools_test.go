@@ -147,6 +147,7 @@ func TestInvocations(t *testing.T) {
 		{"dt", modeTTY, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 -q all: ssh uname -s; date +%s; hostname"}, ""},
 		{"dt", modeProgress, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
 		{"dt", modeBase, seq, []string{"/x/dt-main -N -F /f/config -D /f/dtdb -C 64 all: ssh uname -s; date +%s; hostname"}, ""},
+		{"dt", modeBatch, seq, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 --batch 10% all: ssh uname -s; date +%s; hostname"}, ""},
 		{"dt", modeWarm, line, []string{"/x/dt -N -F /f/config -D /f/dtdb -C 64 --persist 30m all: ssh uname -s; date +%s; hostname"}, ""},
 		{"pdsh", modeDefault, seq, []string{
 			"pdsh -R ssh -S -l fleet -w ^/f/hosts uname -s",

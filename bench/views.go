@@ -22,9 +22,10 @@ const (
 	modeProgress = "progress" // stdout and stderr on a terminal: progress line and summary
 	modeBase     = "base"     // the -dt-base binary, lines on a pipe
 	modeSort     = "sort"     // --sort, lines on a pipe
+	modeBatch    = "batch"    // --batch 10%: ten batches one after the other, lines on a pipe
 )
 
-var dtModes = []string{modeDT, modeWarm, modeGather, modeTTY, modeProgress, modeBase, modeSort}
+var dtModes = []string{modeDT, modeWarm, modeGather, modeTTY, modeProgress, modeBase, modeSort, modeBatch}
 
 // onTerminal reports whether dt runs on a terminal in mode m: the large
 // output jobs do not run there.
@@ -49,6 +50,8 @@ func dtInvocation(e *env, j job, m string) invocation {
 		inv.pty, inv.parse = true, parseDTTerminal
 	case modeSort:
 		argv = append(argv, "--sort")
+	case modeBatch:
+		argv = append(argv, "--batch", "10%")
 	case modeWarm:
 		argv = append(argv, "--persist", warmPersist)
 	}

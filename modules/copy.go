@@ -263,35 +263,10 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		}
 	}
 
-	// Which files the host has already: same size, mode and owner, then
-	// the same sha256 (one remote command for all of them).
-	var candidates []string
-	var candSizes []int64
-	var candIdx []int
-	for i := range files {
-		fi, err := c.Lstat(files[i].target)
-		if err != nil {
-			if lost := c.lost(); lost != nil {
-				emit(c.failRecord(ctx, lost))
-				return
-			}
-			continue // missing (or unreadable: the push will say)
-		}
-		if fi.IsDir() {
-			files[i].existing = fi // reported below, never replaced
-			continue
-		}
-		files[i].existing = fi
-		if fi.Mode().IsRegular() && fi.Size() == locals[i].size && sameMode(fi, files[i].mode) && sameOwner(fi, own) {
-			candidates = append(candidates, files[i].target)
-			candSizes = append(candSizes, fi.Size())
-			candIdx = append(candIdx, i)
-		}
-	}
-	sums := c.remoteSums(ctx, candidates, candSizes)
-	unchanged := make([]bool, len(files))
-	for k, i := range candIdx {
-		unchanged[i] = sums[k] != "" && sums[k] == locals[i].sum
+	unchanged, err := c.sameFiles(ctx, files, locals)
+	if err != nil {
+		emit(c.failRecord(ctx, err))
+		return
 	}
 
 	for i, spec := range files {

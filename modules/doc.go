@@ -28,6 +28,18 @@
 // systemd unit's "systemctl show" state (systemctl, svc), unitjournal.go
 // reads the journal lines a failed unit's record carries (systemctl, svc),
 // journalpid.go finds a unit's processes' lines by PID (systemctl,
-// journal), and runtimedir.go sets XDG_RUNTIME_DIR for --user sessions
-// (systemctl, journal).
+// journal), runtimedir.go sets XDG_RUNTIME_DIR for --user sessions
+// (systemctl, journal), and samefiles.go tells which files a host has
+// already (copy, deploy).
+//
+// deploy is several files: deploy.go (the module), deployplan.go (its
+// arguments: unit files, drop-ins, units), unitfiles.go (pushing unit
+// files with copy's code, keeping the previous versions), unitsteps.go
+// (remote scripts of systemctl steps and the order of restarts),
+// deployrun.go (the steps on one host), deployverify.go (systemd-analyze
+// verify, and putting files back when a unit does not verify),
+// deployrestart.go (what restarts, in which order, and the settle
+// window's verdict) and deployrollback.go. A job
+// that can undo its work registers it with Host.OnGateFailure: Execute
+// calls it when the host's --gate fails.
 package modules

@@ -214,6 +214,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	if !held.failed && len(held.recs) > 0 {
 		gateErr = r.Rollout.Gate.wait(ctx, h)
 	}
+	if gateErr != nil && h.undo != nil {
+		held.recs = h.undo(ctx, gateErr, held.recs)
+	}
 	held.release(hostEmit, gateErr)
 	return failed
 }

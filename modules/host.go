@@ -32,6 +32,18 @@ type Host struct {
 	// out says where the output of commands that do not choose goes:
 	// spilled past a limit, or streamed line by line (see OutputJob).
 	out rawOutput
+	// undo, set by a job through OnGateFailure, undoes its work when the
+	// host's --gate fails.
+	undo func(ctx context.Context, gateErr error, recs []output.Record) []output.Record
+}
+
+// OnGateFailure registers what undoes the job's work on this host when
+// its --gate (which Execute runs after the job) does not pass: deploy
+// rolls back. undo gets the records the job emitted and returns the ones
+// to print instead; Execute then marks their okay records as failures of
+// stage gate, as for any module. Without a gate it is never called.
+func (h *Host) OnGateFailure(undo func(ctx context.Context, gateErr error, recs []output.Record) []output.Record) {
+	h.undo = undo
 }
 
 // Name is the host name printed in records.

@@ -91,6 +91,7 @@ var Table = []Module{
 	Runit{},
 	Svc{},
 	Copy{},
+	Deploy{},
 	Fetch{},
 	Local{},
 	Ping{},

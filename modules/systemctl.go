@@ -265,7 +265,12 @@ func (j systemctlJob) remoteFailure(h *Host, res runner.Result, err error) (outp
 // after the clock lines, where parseShow passes over it, instead of
 // racing them over SSH's separate stderr stream and arriving first.
 func (j systemctlJob) show(ctx context.Context, h *Host, units ...string) ([]unitState, output.Record, bool) {
-	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(showProps, ",")}, units...) + " 2>&1")})
+	return j.showProps(ctx, h, showProps, units...)
+}
+
+// showProps is show with the properties props.
+func (j systemctlJob) showProps(ctx context.Context, h *Host, props []string, units ...string) ([]unitState, output.Record, bool) {
+	res, err := h.Run(ctx, runner.Command{Cmd: j.wrap(clockCmd + j.rawSystemctl([]string{"show", "-p", strings.Join(props, ",")}, units...) + " 2>&1")})
 	if r, failed := j.remoteFailure(h, res, err); failed {
 		return nil, r, false
 	}

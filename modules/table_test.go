@@ -43,6 +43,7 @@ func TestBadArgs(t *testing.T) {
 		"runit":       {"status"},
 		"svc":         {"reload", "app"},
 		"copy":        {"only-one-arg"},
+		"deploy":      {"app.conf"},
 		"fetch":       {"/etc/hosts"},
 		"local":       {},
 		"ping":        {"-c", "3"},

@@ -54,6 +54,7 @@ MODULES (dt --list; dt help MODULE)
    svc VERB NAME...    one normalized view: systemd unit or runit service
    copy SRC... DEST    push files over SFTP: atomic, unchanged files untouched
    fetch REMOTE... DIR pull files over SFTP into DIR/HOST/
+   deploy FILE...      install unit files: verify, reload, enable, restart, roll back
    ping                TCP connect time and SSH banner, no login
    local CMD...        run CMD here once per host ({host} is the name)
    ssh-copy-id KEY...  add public keys to authorized_keys (-i: password)
