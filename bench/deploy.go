@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/dtools/dt/internal/fleet"
 )
 
 // deployScript is step 1 of the deploy hook: the new configuration of the
@@ -52,21 +49,12 @@ type deployRun struct {
 // wall time, logins (sshd's logs), dt's CPU, the keeper's CPU and the
 // containers' CPU.
 func benchDeploy(ctx context.Context, c config) error {
-	dtBin, err := filepath.Abs(c.dt)
+	sb, err := startSystemdBench(ctx, c, "deploy", c.deploy)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "dtbench-deploy-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	fmt.Fprintf(os.Stderr, "dtbench: starting %d systemd containers\n", c.deploy)
-	f, err := fleet.StartSystemd(ctx, fleet.SystemdOptions{Dir: filepath.Join(dir, "fleet"), N: c.deploy})
-	if err != nil {
-		return err
-	}
-	defer f.Stop()
+	defer sb.Close()
+	dir, f := sb.dir, sb.fleet
 	script := filepath.Join(dir, "install.sh")
 	if err := os.WriteFile(script, []byte(deployScript), 0o755); err != nil {
 		return err
@@ -75,17 +63,7 @@ func benchDeploy(ctx context.Context, c config) error {
 	if err := os.Mkdir(xdg, 0o700); err != nil {
 		return err
 	}
-	base := []string{dtBin, "-N", "-F", f.SSHConfig, "-D", f.DB, "-C", strconv.Itoa(c.fanout)}
-	env := append(f.Env(), "XDG_RUNTIME_DIR="+xdg)
-	dt := func(args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, base[0], append(append([]string{}, base[1:]...), args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return cmd, fmt.Errorf("dt %s: %v: %.800s", strings.Join(args, " "), err, out)
-		}
-		return cmd, nil
-	}
+	dt := sb.dt(ctx, append(f.Env(), "XDG_RUNTIME_DIR="+xdg), "-N", "-F", f.SSHConfig, "-D", f.DB, "-C", strconv.Itoa(c.fanout))
 	stopKeeper := func() { dt("mux", "stop") }
 	defer stopKeeper()
 

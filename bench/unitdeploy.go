@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/dtools/dt/internal/fleet"
 )
 
 // unitDeployName is the unit the deploy benchmark installs.
@@ -44,31 +41,13 @@ type unitDeployRun struct {
 // both, does not hide what the rest costs. Each rep runs every case, the
 // two ways alternating, the new-unit cases from a host without the unit.
 func benchUnitDeploy(ctx context.Context, c config) error {
-	dtBin, err := filepath.Abs(c.dt)
+	sb, err := startSystemdBench(ctx, c, "unitdeploy", c.unitDeploy)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "dtbench-unitdeploy-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	fmt.Fprintf(os.Stderr, "dtbench: starting %d systemd containers\n", c.unitDeploy)
-	f, err := fleet.StartSystemd(ctx, fleet.SystemdOptions{Dir: filepath.Join(dir, "fleet"), N: c.unitDeploy})
-	if err != nil {
-		return err
-	}
-	defer f.Stop()
-	base := []string{"-N", "--persist", "0", "-F", f.SSHConfig, "-D", f.DB, "-C", strconv.Itoa(c.fanout)}
-	dt := func(args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, dtBin, append(append([]string{}, base...), args...)...)
-		cmd.Env = f.Env()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return cmd, fmt.Errorf("dt %s: %v: %.800s", strings.Join(args, " "), err, out)
-		}
-		return cmd, nil
-	}
+	defer sb.Close()
+	dir, f := sb.dir, sb.fleet
+	dt := sb.dt(ctx, f.Env(), "-N", "--persist", "0", "-F", f.SSHConfig, "-D", f.DB, "-C", strconv.Itoa(c.fanout))
 	// reset removes the unit from every container, unmeasured.
 	reset := func() error {
 		var wg sync.WaitGroup

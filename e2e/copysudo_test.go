@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -36,18 +35,7 @@ func testCopySudo(t *testing.T, f *fleet.Fleet, asFleet string) {
 
 	sudoCopy := func(want string) string {
 		t.Helper()
-		cmd := exec.Command(dtBin, "-N", "-D", asFleet, "-K", "--sudo", "all:", "copy", "--owner", fleet.SystemdUser+":root", src, "/etc/dt-copy/")
-		cmd.Env = f.Env()
-		term := startOnPTY(t, cmd)
-		term.waitFor("dt: sudo password: ")
-		term.typeIn(fleet.SudoPassword + "\n")
-		screen, err := term.wait()
-		if err != nil {
-			t.Errorf("copy --sudo: %v\n%s", err, screen)
-		}
-		if strings.Contains(screen, fleet.SudoPassword) {
-			t.Errorf("the password was echoed or printed:\n%s", screen)
-		}
+		screen := dtAskingSudo(t, f, "-D", asFleet, "-K", "--sudo", "all:", "copy", "--owner", fleet.SystemdUser+":root", src, "/etc/dt-copy/")
 		line := regexp.MustCompile(`okay::dt:copy:(c00\d):/etc/dt-copy/app.conf ` + want + ` 21 bytes sha256=` + sum(data) + ` mode=0640 owner=1000:0`)
 		if n := len(line.FindAllString(screen, -1)); n != len(all) {
 			t.Errorf("%d %s lines, want %d:\n%s", n, want, len(all), screen)

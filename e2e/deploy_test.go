@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -348,15 +347,7 @@ func TestDeploy(t *testing.T) {
 		if r.code != 1 || strings.Count(r.stdout, "permission denied: cannot create files in /etc/systemd/system") != len(all) {
 			t.Errorf("without --sudo: exit %d", r.code)
 		}
-		cmd := exec.Command(dtBin, append([]string{"-N", "-D", asFleet, "-K", "--sudo", "all:", "deploy", "--settle", "1s"}, s1...)...)
-		cmd.Env = f.Env()
-		term := startOnPTY(t, cmd)
-		term.waitFor("dt: sudo password: ")
-		term.typeIn(fleet.SudoPassword + "\n")
-		screen, err := term.wait()
-		if err != nil {
-			t.Errorf("deploy --sudo: %v\n%s", err, screen)
-		}
+		screen := dtAskingSudo(t, f, append([]string{"-D", asFleet, "-K", "--sudo", "all:", "deploy", "--settle", "1s"}, s1...)...)
 		for _, h := range all {
 			if !strings.Contains(screen, "okay::dt:deploy:"+h+":dtsudo.service changed, enabled, started: active (running)") {
 				t.Errorf("%s: no okay line:\n%s", h, screen)

@@ -31,6 +31,26 @@ func userDB(t *testing.T, f *fleet.Fleet, user string) string {
 	return p
 }
 
+// dtAskingSudo runs dt with args on a new terminal, types the fleet's sudo
+// password at -K's prompt and returns everything the terminal showed. It
+// fails the test when dt fails or the password appears on the terminal.
+func dtAskingSudo(t *testing.T, f *fleet.Fleet, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(dtBin, append([]string{"-N"}, args...)...)
+	cmd.Env = f.Env()
+	term := startOnPTY(t, cmd)
+	term.waitFor("dt: sudo password: ")
+	term.typeIn(fleet.SudoPassword + "\n")
+	screen, err := term.wait()
+	if err != nil {
+		t.Errorf("dt %s: %v\n%s", strings.Join(args, " "), err, screen)
+	}
+	if strings.Contains(screen, fleet.SudoPassword) {
+		t.Errorf("the password was echoed or printed:\n%s", screen)
+	}
+	return screen
+}
+
 // unitRecords parses output into records by host and unit: the unit is
 // the first word of the message (as every systemctl record starts).
 func unitRecords(t *testing.T, stdout string) map[string]map[string]output.Record {
@@ -324,20 +344,9 @@ func TestSystemd(t *testing.T) {
 		}
 		// -K: asked once on the terminal, fed to every host.
 		before := mainPIDs(t, f, all, "demo-ok")
-		cmd := exec.Command(dtBin, "-N", "-D", asFleet, "-K", "--sudo", "all:", "systemctl", "--settle", "500ms", "restart", "demo-ok")
-		cmd.Env = f.Env()
-		term := startOnPTY(t, cmd)
-		term.waitFor("dt: sudo password: ")
-		term.typeIn(fleet.SudoPassword + "\n")
-		screen, err := term.wait()
-		if err != nil {
-			t.Errorf("-K --sudo restart: %v\n%s", err, screen)
-		}
+		screen := dtAskingSudo(t, f, "-D", asFleet, "-K", "--sudo", "all:", "systemctl", "--settle", "500ms", "restart", "demo-ok")
 		if strings.Count(screen, "sudo password") != 1 {
 			t.Errorf("asked more than once:\n%s", screen)
-		}
-		if strings.Contains(screen, fleet.SudoPassword) {
-			t.Errorf("the password was echoed or printed:\n%s", screen)
 		}
 		after := mainPIDs(t, f, all, "demo-ok")
 		for _, h := range all {
@@ -349,9 +358,9 @@ func TestSystemd(t *testing.T) {
 			}
 		}
 		// A wrong password fails every host with a hint; nothing hangs.
-		cmd = exec.Command(dtBin, "-N", "-D", asFleet, "-K", "all:", "sudo", "true")
+		cmd := exec.Command(dtBin, "-N", "-D", asFleet, "-K", "all:", "sudo", "true")
 		cmd.Env = f.Env()
-		term = startOnPTY(t, cmd)
+		term := startOnPTY(t, cmd)
 		term.waitFor("dt: sudo password: ")
 		term.typeIn("wrong\n")
 		screen, _ = term.wait()
@@ -369,15 +378,7 @@ func TestSystemd(t *testing.T) {
 				inside(t, f, h, "rm -f /etc/sudoers.d/zz-dt-test")
 			}
 		}()
-		cmd = exec.Command(dtBin, "-N", "-D", asFleet, "-K", "all:", "sudo", `env | grep -q '^DT_SUDO_PW=' && echo LEAK; id -u`)
-		cmd.Env = f.Env()
-		term = startOnPTY(t, cmd)
-		term.waitFor("dt: sudo password: ")
-		term.typeIn(fleet.SudoPassword + "\n")
-		screen, err = term.wait()
-		if err != nil {
-			t.Errorf("-K with timestamp_timeout=0: %v\n%s", err, screen)
-		}
+		screen = dtAskingSudo(t, f, "-D", asFleet, "-K", "all:", "sudo", `env | grep -q '^DT_SUDO_PW=' && echo LEAK; id -u`)
 		for _, h := range all {
 			if !strings.Contains(screen, "okay::dt:sudo:"+h+":0") || strings.Contains(screen, "LEAK") {
 				t.Errorf("-K with timestamp_timeout=0: %s did not run as root:\n%s", h, screen)

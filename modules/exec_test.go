@@ -44,10 +44,10 @@ func (c *collect) Write(r output.Record) error {
 	return nil
 }
 
-// TestExecuteReusesConnection: a job that runs three commands on each of
-// 8 real sshd hosts costs one handshake per host, counted by the servers.
-func TestExecuteReusesConnection(t *testing.T) {
-	f := fleet.StartTest(t, fleet.Options{N: 8})
+// fleetRunner loads f's inventory and gives a resolver and a pool for it,
+// as the CLI builds them; the pool is closed when the test ends.
+func fleetRunner(t *testing.T, f *fleet.Fleet) (*hosts.Inventory, *runner.Resolver, *runner.Pool) {
+	t.Helper()
 	inv, err := hosts.LoadInventory(f.DB)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,15 @@ func TestExecuteReusesConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := runner.NewPool(cfg)
-	defer pool.Close()
+	t.Cleanup(func() { pool.Close() })
+	return inv, res, pool
+}
+
+// TestExecuteReusesConnection: a job that runs three commands on each of
+// 8 real sshd hosts costs one handshake per host, counted by the servers.
+func TestExecuteReusesConnection(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 8})
+	inv, res, pool := fleetRunner(t, f)
 	var out collect
 	failed := Execute(context.Background(), Run{Module: "three", Job: threeSteps{}, Hosts: inv.Hosts, Resolver: res, Pool: pool, Fanout: 4, Out: &out})
 	if failed != 0 || len(out.recs) != 8 {
@@ -104,17 +112,7 @@ func (j undoJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 // and only there; its records replace the job's and fail with stage gate.
 func TestExecuteGateUndo(t *testing.T) {
 	f := fleet.StartTest(t, fleet.Options{N: 2})
-	inv, err := hosts.LoadInventory(f.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := runner.Config{Home: f.Home, LocalUser: "nobody", SSHConfigFiles: []string{filepath.Join(f.Home, ".ssh", "config")}}
-	res, err := runner.NewResolver(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := runner.NewPool(cfg)
-	defer pool.Close()
+	inv, res, pool := fleetRunner(t, f)
 	bad := f.Hosts[1].Name
 	job := undoJob{mu: &sync.Mutex{}, undone: map[string]error{}}
 	var out collect
