@@ -460,7 +460,7 @@ func help(args []string, e env) int {
 		return exitOK
 	}
 	if args[0] == "sh" || args[0] == "dtsh" {
-		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n",
+		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n\n"+shellPiped+"\n",
 			strings.Join(shellViews, ", "), "$DT_HISTFILE, else ~/.dt_history")
 		return exitOK
 	}
