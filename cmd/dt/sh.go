@@ -221,14 +221,23 @@ func newLiner(s *shell) *shellLiner {
 
 // AppendHistory adds line to the history and writes the history file
 // (0600: command lines can hold secrets), so a killed shell loses none.
+// A file that group or others may read is made 0600 before the lines go
+// in.
 func (l *shellLiner) AppendHistory(line string) {
 	l.State.AppendHistory(line)
-	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
-	l.WriteHistory(f)
-	f.Close()
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return // not a file of history: leave it alone
+	} else if st.Mode().Perm()&0o077 != 0 && f.Chmod(0o600) != nil {
+		return
+	}
+	if f.Truncate(0) == nil {
+		l.WriteHistory(f)
+	}
 }
 
 // plainLines reads lines from a pipe or file, without prompts.
