@@ -83,6 +83,12 @@ func run(ctx context.Context, opts options, e env) int {
 		if len(rest) > 0 {
 			return e.report(usageError(fmt.Errorf("sh takes no arguments after the pattern, got %q", rest), "usage: dt [OPTIONS] [PATTERN] sh, or dtsh [OPTIONS] [PATTERN]; then type commands"))
 		}
+		if err := checkShellOptions(opts); err != nil {
+			return e.report(err)
+		}
+		if opts.pretend {
+			return pretendShell(ctx, opts, pattern, e)
+		}
 		return runShell(ctx, opts, pattern, e)
 	}
 	code, err := runModule(ctx, opts, e)
