@@ -45,13 +45,13 @@ const shellPiped = `Fed from a pipe or a file, dt sh runs the lines without prom
 and exits with the last command's status (0, or 1 when a host failed). A
 line that cannot run (a :use that matches nothing or does not parse, an
 unknown built-in, no hosts) ends it at once with that error's status (1,
-2 or 3), so the lines after it never run on hosts they were not meant for.
+2 or 3), so the lines after it never run on hosts they were not meant for:
+
+  printf '%%s\n' ':use tag:web,-canary' 'systemctl is-active app' | dt sh
+
 dt -p PATTERN sh prints the hosts and runs nothing; --batch, --canary,
 --max-fail, --batch-wait, --stagger, --gate, --stream, -i and -I are
-refused (exit 2): each line runs on every current host at once.
-For example:
-
-  printf '%%s\n' ':use tag:web,-canary' 'systemctl is-active app' | dt sh`
+refused (exit 2): each line runs on every current host at once.`
 
 // shellViews are the views :view accepts: every view of --view, and json.
 var shellViews = append(append([]string{}, output.ViewNames...), "json")
