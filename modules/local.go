@@ -56,6 +56,10 @@ type localJob struct {
 // Local implements LocalJob: local never dials.
 func (localJob) Local() bool { return true }
 
+// GateOnHost implements HostGate: with --gate, the gate runs on the host
+// (over SSH) after the command here.
+func (localJob) GateOnHost() bool { return true }
+
 // hostPlaceholder is replaced by the host's name in local's command.
 const hostPlaceholder = "{host}"
 

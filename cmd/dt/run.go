@@ -299,6 +299,10 @@ func prepareJob(mod modules.Module, opts options, e env, input *modules.Input) (
 	if err != nil {
 		return nil, moduleError(mod, err)
 	}
+	if opts.rollout.Gate.Cmd != "" && !modules.GateApplies(job) {
+		return nil, usageError(fmt.Errorf("--gate: module %s touches no host, so a gate after it would check nothing it did", mod.Name()),
+			"--gate works with the modules that act on hosts (ssh, script, sudo, systemctl, deploy, ..., and local)")
+	}
 	return job, nil
 }
 
