@@ -474,9 +474,18 @@ func help(args []string, e env) int {
 			strings.Join(shellViews, ", "), "$DT_HISTFILE, else ~/.dt_history")
 		return exitOK
 	}
+	switch args[0] {
+	case "mux":
+		fmt.Fprint(e.stdout, muxHelp)
+		return exitOK
+	case "view":
+		fmt.Fprint(e.stdout, viewHelp)
+		return exitOK
+	}
 	m, err := modules.Lookup(args[0])
 	if err != nil {
 		e.errorf("%v", err)
+		e.hintf("dt help sh, dt help view and dt help mux tell the commands that are not modules")
 		return exitUsage
 	}
 	fmt.Fprintln(e.stdout, m.Usage())
