@@ -154,7 +154,7 @@ func newFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
 		&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
-		&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
+		&cli.IntFlag{Name: "fanout", Aliases: []string{"C", "coproc"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "one host at a time with the terminal attached (for prompts)"},
 		&cli.StringFlag{Name: "connect-timeout", Aliases: []string{"T"}, Usage: "TCP connect + SSH handshake limit, e.g. 5s (default: ssh_config ConnectTimeout, else 10s)"},
 		&cli.StringFlag{Name: "timeout", Usage: "per-host deadline for the module's commands, e.g. 30s, 2m (default: none)"},
