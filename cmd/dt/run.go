@@ -212,7 +212,7 @@ func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
 	}
 	mod, err := modules.Lookup(args[1])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usageError(err, moduleHint(args[1]))
 	}
 	pat, err := hosts.ParsePattern(args[0])
 	if err != nil {
