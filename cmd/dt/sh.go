@@ -344,6 +344,9 @@ func (s *shell) builtin(line string) (quit bool) {
 			fmt.Fprintf(s.e.stderr, "view %s (views: %s)\n", s.view, strings.Join(shellViews, ", "))
 			return false
 		}
+		if arg == "none" && name == "filter" {
+			arg = "lines" // dtools' "filter none": the lines as they are
+		}
 		if !contains(shellViews, arg) {
 			s.errorf(exitUsage, "unknown view %q; views: %s", arg, strings.Join(shellViews, ", "))
 			return false
