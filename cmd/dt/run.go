@@ -107,6 +107,10 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if opts.askSudoPass && !opts.sudo && mod.Name() != (modules.Sudo{}).Name() {
+		return 0, usageError(fmt.Errorf("-K asks the password for sudo, which only --sudo and the sudo module run; module %s would never use it", mod.Name()),
+			"add --sudo (dt --sudo -K PATTERN "+mod.Name()+" ...), or use dt -K PATTERN sudo CMD")
+	}
 	if err := checkStdin(opts, pat, mod); err != nil {
 		return 0, usageError(err, "-I gives dt's standard input to every host's command; see dt --help")
 	}
