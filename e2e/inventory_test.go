@@ -454,4 +454,20 @@ func TestTagKeepsGroup(t *testing.T) {
 	if data, _ := os.ReadFile(inv); string(data) != "web1 linux web\n" {
 		t.Errorf("inventory %q", data)
 	}
+
+	// A file nobody may write, in a directory nobody may not: the edit
+	// needs the directory, and the failure says so.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(inv, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dtBin, "-D", inv, "sys:web1", "tag", "+db")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	out, err = cmd.CombinedOutput()
+	want := "fail::dt:tag:web1:inventory not changed: inventory: cannot create a file in " + dir + "/, which an edit needs"
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.HasPrefix(string(out), want) {
+		t.Errorf("read-only directory: %v %q, want exit 1 and %q...", err, out, want)
+	}
 }

@@ -137,6 +137,9 @@ func replaceFile(path string, data []byte, st fs.FileInfo) error {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("inventory: cannot create a file in %s, which an edit needs (the new inventory is written next to the old one and renamed over it, never half written): %w", dir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
