@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,26 @@ func TestLocalGate(t *testing.T) {
 		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "dt: error: --gate: module "+mod[0]+" touches no host") {
 			t.Errorf("%s with --gate: exit %d %q %q", mod[0], r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestLocalInteractiveTerminal: with -i, local's command runs with the
+// terminal as a command run from a shell would, so that a program that
+// asks on /dev/tty (a BMC password for ipmitool -a, a passphrase) gets the
+// answer typed, host after host.
+func TestLocalInteractiveTerminal(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".dtdb"), []byte("web1 web\nweb2 web\n"), 0o600)
+	cmd := exec.Command(dtBin, "-i", "-N", "tag:web", "local", `printf 'code for %s? ' {host} >/dev/tty; read x </dev/tty; echo "got [$x]"`)
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	term := startOnPTY(t, cmd)
+	for _, a := range [][2]string{{"web1", "one"}, {"web2", "two"}} {
+		term.waitFor("code for " + a[0] + "? ")
+		term.typeIn(a[1] + "\r")
+		term.waitFor("got [" + a[1] + "]")
+	}
+	text, err := term.wait()
+	if err != nil || strings.Contains(text, "got []") {
+		t.Errorf("dt: %v\n%s", err, text)
 	}
 }

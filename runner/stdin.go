@@ -2,7 +2,9 @@ package runner
 
 import (
 	"io"
+	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // StdinMux shares one input (the terminal) among sessions that run one
@@ -11,9 +13,23 @@ import (
 // which stops taking input once closed, so the next host gets the next
 // keystrokes.
 type StdinMux struct {
-	src    io.Reader
-	once   sync.Once
-	chunks chan []byte
+	src     io.Reader
+	once    sync.Once
+	started atomic.Bool // a Reader was handed out: the pump reads src
+	chunks  chan []byte
+}
+
+// File returns the mux's source when it is a file that no Reader has
+// read from: a local command (local -i) is given the terminal itself, so
+// that what it reads from its standard input and from /dev/tty comes
+// from the keyboard, not from a pump in dt that would take keystrokes
+// first.
+func (m *StdinMux) File() (*os.File, bool) {
+	if m == nil {
+		return nil, false
+	}
+	f, ok := m.src.(*os.File)
+	return f, ok && !m.started.Load()
 }
 
 // NewStdinMux returns a mux reading from src on demand.
@@ -37,6 +53,7 @@ func (m *StdinMux) pump() {
 
 // Reader returns a reader for one session. Close it when the session ends.
 func (m *StdinMux) Reader() io.ReadCloser {
+	m.started.Store(true)
 	m.once.Do(func() { go m.pump() })
 	return &muxReader{m: m, done: make(chan struct{})}
 }
