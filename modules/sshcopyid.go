@@ -119,13 +119,18 @@ func parsePublicKeys(file string, data []byte) ([]copyKey, error) {
 	return keys, nil
 }
 
-// copyIDScript appends keys to ~/.ssh/authorized_keys. Its arguments are
+// copyIDScript appends keys to ~/.ssh/authorized_keys of the user it runs
+// as: the home directory comes from the user database, $HOME only where
+// getent is missing, since sudo may keep the login user's HOME (env_keep,
+// Ubuntu's old default) and --sudo must never write root's files into the
+// login user's ~/.ssh. Its arguments are
 // pairs: a key's base64 blob, then its whole line. For each it prints
 // "present" when a line of the file (not a comment) has the blob as a
 // field, else appends the line, after a newline if the file lacks a final
 // one, and prints "added".
 const copyIDScript = `umask 077
-d="$HOME/.ssh"
+h=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
+d="${h:-$HOME}/.ssh"
 f="$d/authorized_keys"
 [ -d "$d" ] || mkdir "$d" || exit 1
 [ -e "$f" ] || { : >"$f" && chmod 600 "$f"; } || exit 1
