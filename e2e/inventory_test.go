@@ -142,6 +142,17 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		t.Fatalf("%s: the inventory is neither the old nor the new file (%d bytes)", what, len(data))
 		return false
 	}
+	// putBack restores the old file the way dt writes one, by renaming a
+	// whole file over it: the reader below must never see it half
+	// written (os.WriteFile truncates first).
+	putBack := func() {
+		t.Helper()
+		tmp := filepath.Join(home, "restore.tmp")
+		writeFile(t, tmp, []byte(old), 0o600)
+		if err := os.Rename(tmp, db); err != nil {
+			t.Fatal(err)
+		}
+	}
 	temps := func() []string {
 		m, _ := filepath.Glob(filepath.Join(home, ".dtdb.dt-edit-*"))
 		return m
@@ -202,7 +213,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		<-done
 		if check("killed mid-write") {
 			// It finished before the kill: put the old file back.
-			writeFile(t, db, []byte(old), 0o600)
+			putBack()
 			continue
 		}
 		if len(temps()) > 0 {
@@ -221,7 +232,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		if check(fmt.Sprintf("killed after %dms", i*15)) {
-			writeFile(t, db, []byte(old), 0o600)
+			putBack()
 		}
 	}
 
