@@ -52,7 +52,12 @@ func (g Gate) wait(ctx context.Context, h *Host) error {
 		case err != nil && context.Cause(gctx) == nil:
 			return err // the host itself failed (connection lost)
 		case err != nil:
-			last = "still running after " + timeout.String()
+			// Cut off by the deadline: the last answer the gate gave
+			// says more than that (and under load a try that would
+			// have failed the same way can take long).
+			if last == "" {
+				last = "still running after " + timeout.String()
+			}
 		default:
 			last = fmt.Sprintf("exit %d", res.ExitCode)
 			if res.Signal != "" {
