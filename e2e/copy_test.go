@@ -315,6 +315,41 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("-r never writes through a symlink on the host", func(t *testing.T) {
+		srcDir := filepath.Join(local, "linked")
+		writeLocal(t, srcDir, "sub/f.conf", []byte("f\n"), 0o644)
+		writeLocal(t, srcDir, "top.conf", []byte("top\n"), 0o644)
+		if err := mkdirAll(f, "lk/dest", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := mkdirAll(f, "lk/elsewhere", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		// On the host, DEST/sub is a link to a directory outside DEST.
+		if err := os.Symlink(remotePath(f, "lk/elsewhere"), onHost(f, "h001", "lk/dest/sub")); err != nil {
+			t.Fatal(err)
+		}
+		dest := remotePath(f, "lk/dest")
+		r := dt(t, f, nil, "", "sys:h001", "copy", "-r", srcDir+"/", dest)
+		recs := copyRecords(t, r.stdout)["h001"]
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		for p, want := range map[string]string{
+			dest + "/top.conf":   "okay changed",
+			dest + "/sub":        "fail symbolic link on the host, not followed",
+			dest + "/sub/f.conf": "fail not copied: its directory " + dest + "/sub",
+		} {
+			st, what, _ := strings.Cut(want, " ")
+			if rec := recs[p]; string(rec.Status) != st || !strings.Contains(string(rec.Message), what) {
+				t.Errorf("%s: %s %q, want %s", p, rec.Status, rec.Message, want)
+			}
+		}
+		if ents, err := os.ReadDir(onHost(f, "h001", "lk/elsewhere")); err != nil || len(ents) != 0 {
+			t.Errorf("the directory the link points to got %v (%v)", ents, err)
+		}
+	})
+
 	t.Run("{host}: one file per host, a missing one fails alone", func(t *testing.T) {
 		for _, h := range all[:len(all)-1] {
 			writeLocal(t, local, "per/"+h+".conf", []byte("I am "+h+"\n"), 0o644)
