@@ -350,6 +350,25 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("many files: a re-run is unchanged", func(t *testing.T) {
+		// 500 files with long names: hashing them all in one remote
+		// command would pass the shell a command over Linux's 128 KiB
+		// limit for one argument.
+		srcDir := filepath.Join(local, "many")
+		for i := 0; i < 500; i++ {
+			writeLocal(t, srcDir, fmt.Sprintf("%s-%03d", strings.Repeat("n", 200), i), []byte(fmt.Sprint(i)), 0o644)
+		}
+		if err := mkdirAll(f, "many", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{" changed ", " unchanged "} {
+			r := dt(t, f, nil, "", "sys:h004", "copy", "-r", srcDir+"/", remotePath(f, "many"))
+			if n := strings.Count(r.stdout, want); r.code != 0 || n != 500 {
+				t.Errorf("exit %d, %d of 500 lines say %q", r.code, n, want)
+			}
+		}
+	})
+
 	t.Run("{host}: one file per host, a missing one fails alone", func(t *testing.T) {
 		for _, h := range all[:len(all)-1] {
 			writeLocal(t, local, "per/"+h+".conf", []byte("I am "+h+"\n"), 0o644)
