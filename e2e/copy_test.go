@@ -620,6 +620,46 @@ func TestCopy(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("fetch never writes through a symlink in LOCALDIR", func(t *testing.T) {
+		for _, h := range []string{"h001", "h002"} {
+			p := onHost(f, h, "ftree/sub/x.conf")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("x of "+h), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, elsewhere := t.TempDir(), t.TempDir()
+		// Planted by someone else: LOCALDIR/h001 and LOCALDIR/h002/ftree/sub
+		// are links to a directory outside LOCALDIR.
+		if err := os.Symlink(elsewhere, filepath.Join(out, "h001")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(out, "h002", "ftree"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, filepath.Join(out, "h002", "ftree", "sub")); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "sys:h001,h002", "fetch", "-r", remotePath(f, "ftree"), out)
+		recs := records(t, r.stdout)
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		for h, want := range map[string]string{
+			"h001": out + "/h001 is a symbolic link here, not followed",
+			"h002": out + "/h002/ftree/sub is a symbolic link here, not followed",
+		} {
+			if rec := recs[h]; rec.Status != output.Fail || !strings.Contains(string(rec.Message), want) {
+				t.Errorf("%s: %s %q, want %q", h, rec.Status, rec.Message, want)
+			}
+		}
+		if ents, err := os.ReadDir(elsewhere); err != nil || len(ents) != 0 {
+			t.Errorf("the directory the links point to got %v (%v)", ents, err)
+		}
+	})
 }
 
 // mkdirAll makes rel with mode in every host's private directory.
