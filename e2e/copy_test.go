@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -514,6 +515,61 @@ func TestCopy(t *testing.T) {
 		}
 		checkFile(t, f, "h003", "slow/huge.bin", old, 0o644)
 		noTemporaries(t, f, "h003", "slow")
+	})
+
+	t.Run("hangup mid-copy: no temporary is left", func(t *testing.T) {
+		// The terminal (or the SSH session) dt runs in goes away: SIGHUP
+		// must clean up as Ctrl-C does. Into a directory outside the small
+		// private disks, so that the copy is still running when it comes.
+		src := filepath.Join(local, "hup.bin")
+		fd, err := os.Create(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.Truncate(256 << 20); err != nil {
+			t.Fatal(err)
+		}
+		fd.Close()
+		dir := t.TempDir()
+		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(dtBin, "sys:h005", "copy", src, filepath.Join(dir, "hup.bin"))
+		cmd.Env = f.Env()
+		var out, errb lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the temporary holds data.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			tmps, _ := filepath.Glob(filepath.Join(dir, ".dt-*", "hup.bin"))
+			if len(tmps) == 1 {
+				if fi, err := os.Stat(tmps[0]); err == nil && fi.Size() > 0 {
+					break
+				}
+			}
+			if time.Now().After(deadline) || out.String() != "" {
+				cmd.Process.Kill()
+				t.Fatalf("no temporary ever held data; stdout %q stderr %q", out.String(), errb.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGHUP)
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Errorf("exit %v, want 130; stdout %q stderr %q", err, out.String(), errb.String())
+		}
+		if !strings.HasPrefix(out.String(), "fail::dt:copy:h005:interrupt: ") {
+			t.Errorf("stdout %q, want an interrupt fail line", out.String())
+		}
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Errorf("left behind: %v (%v)", ents, err)
+		}
 	})
 
 	t.Run("hostile names: spaces, newlines, leading dashes", func(t *testing.T) {

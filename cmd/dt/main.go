@@ -19,6 +19,13 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A hangup (the terminal or the SSH session dt runs in is gone) ends
+	// the run like Ctrl-C, so the cleanup still runs: no temporary left by
+	// copy, deploy's rollback. Unless dt runs under nohup: Notify would
+	// undo the ignoring.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	go func() {
 		first := true
 		for sig := range sigs {
