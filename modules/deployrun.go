@@ -15,7 +15,7 @@ import (
 
 // deployProps are the properties deploy reads: systemctl's, and what ties
 // sockets, timers and paths to their services.
-var deployProps = append(append([]string(nil), showProps...), "Triggers", "TriggeredBy", "Type")
+var deployProps = append(append([]string(nil), showProps...), "Triggers", "TriggeredBy", "Type", "NeedDaemonReload")
 
 // unitRun is one unit of a deploy on one host.
 type unitRun struct {
@@ -212,6 +212,13 @@ func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
 			} else {
 				u.words = append(u.words, "unchanged")
 			}
+		}
+		// The host has the files, but systemd runs the unit from older
+		// ones: a deploy that lost its connection (or was killed) after
+		// the push, or an edit by hand. Apply them as if just written.
+		if !u.changed && len(u.files) > 0 && u.before["NeedDaemonReload"] == "yes" {
+			u.changed, changed = true, true
+			u.words = append(u.words, "not loaded before")
 		}
 	}
 
