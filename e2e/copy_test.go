@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dtools/dt/internal/fleet"
 	"github.com/dtools/dt/output"
@@ -764,6 +767,27 @@ func TestStdinBroadcast(t *testing.T) {
 		if rec.Status != output.Okay || string(rec.Message) != want {
 			t.Errorf("%s: %s %q, want %q", h, rec.Status, rec.Message, want)
 		}
+	}
+	// The spool file never has a name in TMPDIR: nothing is created
+	// there that another process could open, or that a kill could leave.
+	tmp := t.TempDir()
+	ino, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, tmp, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	r = dt(t, f, []string{"TMPDIR=" + tmp}, string(payload), "-I", "sys:h001", "ssh", "wc -c")
+	if r.code != 0 || r.stdout != fmt.Sprintf("okay::dt:ssh:h001:%d\n", len(payload)) {
+		t.Errorf("-I with TMPDIR: exit %d, %q", r.code, r.stdout)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := unix.Read(ino, buf); n > 0 {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
+		name := strings.TrimRight(string(buf[unix.SizeofInotifyEvent:unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+		t.Errorf("-I created %q in TMPDIR", name)
 	}
 	// Without -I: nothing.
 	r = dt(t, f, nil, "hello", "sys:h001", "ssh", "wc -c")
