@@ -354,6 +354,23 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("-r follows a SRC that is a symlink, as cp does", func(t *testing.T) {
+		real := filepath.Join(local, "realtree")
+		writeLocal(t, real, "sub/in.conf", []byte("in\n"), 0o644)
+		link := filepath.Join(local, "linktree")
+		if err := os.Symlink(real, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := mkdirAll(f, "lt", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "sys:h001", "copy", "-r", link, remotePath(f, "lt"))
+		if want := "okay::dt:copy:h001:" + remotePath(f, "lt/linktree/sub/in.conf") + " changed "; r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("exit %d: %q, want %q...", r.code, r.stdout, want)
+		}
+		checkFile(t, f, "h001", "lt/linktree/sub/in.conf", []byte("in\n"), 0o644)
+	})
+
 	t.Run("many files: a re-run is unchanged", func(t *testing.T) {
 		// 500 files with long names: hashing them all in one remote
 		// command would pass the shell a command over Linux's 128 KiB

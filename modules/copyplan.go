@@ -120,12 +120,19 @@ func walkTree(dir string) ([]copyEntry, error) {
 	if base := filepath.Base(dir); !strings.HasSuffix(dir, "/") && base != "." && base != ".." {
 		prefix = base
 	}
+	// A SRC that is a symlink to a directory is followed, as cp follows
+	// one named on its command line: WalkDir would report the link
+	// itself, so walk "SRC/." (still named SRC/... below it).
+	root := dir
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		root = dir + string(filepath.Separator) + "."
+	}
 	var out []copyEntry
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return pathErr(p, err)
 		}
-		rel, err := filepath.Rel(dir, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
