@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/dtools/dt/output"
@@ -214,6 +215,10 @@ func checkLocalDir(root *os.Root, rel, shown string) error {
 	return nil
 }
 
+// fetchPathMax bounds the local path of a fetched directory under
+// LOCALDIR/HOST: Linux's PATH_MAX.
+const fetchPathMax = 4096
+
 // localEntry is where a fetched file or directory goes: rel under the
 // host's directory root, shown to the person as shown.
 type localEntry struct {
@@ -230,6 +235,13 @@ func (l localEntry) child(name string) localEntry {
 // fetchTree fetches the remote directory dir into local, recursively. It
 // returns false when the session is gone and the host is done.
 func (c *sftpConn) fetchTree(ctx context.Context, dir string, local localEntry, fi fs.FileInfo, emit func(output.Record)) bool {
+	// The kernel takes no longer path (PATH_MAX), and a tree deeper than
+	// that is a host lying about its directories: stop there rather than
+	// recurse for ever (os.Root would let the local paths grow).
+	if len(local.rel) >= fetchPathMax {
+		emit(moduleFail(c.h, dir+": too deep: the local path would be over "+strconv.Itoa(fetchPathMax)+" bytes"))
+		return true
+	}
 	if err := local.root.Mkdir(local.rel, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		emit(moduleFail(c.h, dir+": "+pathErr(local.shown, err).Error()))
 		return true
