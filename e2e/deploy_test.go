@@ -192,6 +192,11 @@ func TestDeploy(t *testing.T) {
 			if got := inside(t, f, h, "grep -h Description= /etc/systemd/system/dtapp.service; systemctl is-active dtapp"); got != "Description=dt deploy test app v2\nactive" {
 				t.Errorf("%s: after the rollback: %q", h, got)
 			}
+			// Exactly as before: the previous version deploy found (v1)
+			// is back too, and nothing else is left.
+			if got := inside(t, f, h, "cd /etc/systemd/system && grep -h Description= dtapp.service.dt-prev; ls -a | grep -c '^dtapp.service.' || true"); got != "Description=dt deploy test app v1\n1" {
+				t.Errorf("%s: after the rollback, the previous version and the copies: %q, want v1 and 1 copy", h, got)
+			}
 			// Compare, push, verify, reload, restart, settle, journal,
 			// rollback: one login.
 			if n, err := f.Handshakes(h); err != nil || n-hs[h] != 1 {

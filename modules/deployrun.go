@@ -277,6 +277,7 @@ func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
 	if d.touched {
 		d.h.OnGateFailure(d.undo)
 	}
+	d.h.OnDone(d.dropOlder)
 	d.emitAll(output.Okay, emit)
 }
 
@@ -330,7 +331,7 @@ func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Recor
 	msg := err.Error()
 	pushed := false
 	for _, f := range d.files {
-		pushed = pushed || f.pushed
+		pushed = pushed || f.pushed || f.kept
 	}
 	if d.touched {
 		d.rollback(ctx, nil)

@@ -204,6 +204,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if r.Rollout.Gate.Cmd == "" || local {
 		r.Job.Run(jobCtx, h, hostEmit)
+		if h.done != nil {
+			h.done(jobCtx)
+		}
 		return failed
 	}
 	// Hold the records until the gate has spoken (it runs outside the
@@ -216,6 +219,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if gateErr != nil && h.undo != nil {
 		held.recs = h.undo(ctx, gateErr, held.recs)
+	}
+	if gateErr == nil && h.done != nil {
+		h.done(ctx)
 	}
 	held.release(hostEmit, gateErr)
 	return failed
