@@ -64,6 +64,9 @@ func writeLocal(t *testing.T, dir, name string, data []byte, mode os.FileMode) s
 	return p
 }
 
+// randomHex is a random name part.
+func randomHex(t *testing.T) string { return hex.EncodeToString(randomBytes(t, 6)) }
+
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -369,6 +372,25 @@ func TestCopy(t *testing.T) {
 			t.Errorf("exit %d: %q, want %q...", r.code, r.stdout, want)
 		}
 		checkFile(t, f, "h001", "lt/linktree/sub/in.conf", []byte("in\n"), 0o644)
+	})
+
+	t.Run("~/ in DEST and REMOTE is the login's home", func(t *testing.T) {
+		dir := "dt-e2e-tilde-" + randomHex(t)
+		src := writeLocal(t, local, "tilde.conf", []byte("tilde\n"), 0o644)
+		r := dt(t, f, nil, "", "sys:h001", "copy", "--mkdir", src, "~/"+dir+"/tilde.conf")
+		defer dt(t, f, nil, "", "sys:h001", "ssh", "rm -rf ~/"+dir+" '~'")
+		if want := "okay::dt:copy:h001:" + dir + "/tilde.conf changed "; r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("exit %d: %q, want %q...", r.code, r.stdout, want)
+		}
+		r = dt(t, f, nil, "", "sys:h001", "ssh", "cat ~/"+dir+"/tilde.conf; if test -e '~'; then echo a literal tilde directory was made; fi")
+		if r.stdout != "okay::dt:ssh:h001:tilde\n" {
+			t.Errorf("on the host: %q", r.stdout)
+		}
+		out := t.TempDir()
+		r = dt(t, f, nil, "", "sys:h001", "fetch", "~/"+dir+"/tilde.conf", out)
+		if got, err := os.ReadFile(filepath.Join(out, "h001", "tilde.conf")); r.code != 0 || string(got) != "tilde\n" {
+			t.Errorf("fetch ~/: exit %d, %q, %v", r.code, got, err)
+		}
 	})
 
 	t.Run("many files: a re-run is unchanged", func(t *testing.T) {

@@ -97,7 +97,7 @@ func (m Copy) Prepare(args []string, opts Options) (Job, error) {
 	if len(rest) < 2 {
 		return nil, usagef(m.Name(), "missing SRC or DEST; usage: dt PATTERN copy [OPTIONS] SRC... DEST")
 	}
-	j.srcs, j.dest = rest[:len(rest)-1], rest[len(rest)-1]
+	j.srcs, j.dest = rest[:len(rest)-1], homeRelative(rest[len(rest)-1])
 	if j.dest == "" {
 		return nil, usagef(m.Name(), "empty DEST")
 	}

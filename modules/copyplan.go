@@ -164,6 +164,21 @@ func walkTree(dir string) ([]copyEntry, error) {
 	return out, err
 }
 
+// homeRelative turns a remote path written from the login's home ("~",
+// "~/etc/app.conf") into the relative path SFTP resolves from there: the
+// server does not expand "~", and a literal "~" directory (which --mkdir
+// would make) is never what was meant. Other paths, "~user/..." too, stay
+// as they are.
+func homeRelative(p string) string {
+	switch {
+	case p == "~" || p == "~/":
+		return "."
+	case strings.HasPrefix(p, "~/"):
+		return strings.TrimLeft(p[2:], "/")
+	}
+	return p
+}
+
 // remoteTarget is where entry rel lands under the remote directory dir.
 func remoteTarget(dir, rel string) string {
 	if dir == "" {

@@ -70,6 +70,9 @@ func (m Fetch) Prepare(args []string, opts Options) (Job, error) {
 		return nil, usagef(m.Name(), "missing REMOTE or LOCALDIR; usage: dt PATTERN fetch [-r] REMOTE... LOCALDIR")
 	}
 	j.remotes, j.localDir = rest[:len(rest)-1], rest[len(rest)-1]
+	for i, r := range j.remotes {
+		j.remotes[i] = homeRelative(r)
+	}
 	if j.localDir == "" {
 		return nil, usagef(m.Name(), "empty LOCALDIR")
 	}
