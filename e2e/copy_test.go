@@ -517,6 +517,29 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("a device or fifo where the file goes is not replaced", func(t *testing.T) {
+		// Not in the sticky top directory, where the login could not
+		// rename over root's fifo anyway.
+		if err := mkdirAll(f, "fifodir", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		p := onHost(f, "h001", "fifodir/fifo")
+		if err := syscall.Mkfifo(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		src := writeLocal(t, local, "fifo.conf", []byte("not into a fifo\n"), 0o644)
+		r := dt(t, f, nil, "", "sys:h001", "copy", src, remotePath(f, "fifodir/fifo"))
+		if want := "fail::dt:copy:h001:" + remotePath(f, "fifodir/fifo") + ": is a special file (device, fifo or socket), not replaced\n"; r.code != 1 || r.stdout != want {
+			t.Errorf("exit %d: %q, want %q", r.code, r.stdout, want)
+		}
+		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("the fifo is gone: %v, %v", fi, err)
+		}
+	})
+
 	t.Run("disk full: the old file stays, no temporary is left", func(t *testing.T) {
 		old := []byte("the old configuration\n")
 		if err := os.WriteFile(onHost(f, smallDisk, "full.conf"), old, 0o644); err != nil {

@@ -287,6 +287,12 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 			emit(moduleFail(h, spec.target+": is a directory, not replaced by a file"))
 			continue
 		}
+		// A device, fifo or socket is never replaced: a copy to
+		// /dev/null under --sudo must not leave a file in its place.
+		if m := spec.existing; m != nil && !m.Mode().IsRegular() && m.Mode()&fs.ModeSymlink == 0 {
+			emit(moduleFail(h, spec.target+": is a special file (device, fifo or socket), not replaced"))
+			continue
+		}
 		if j.backup {
 			spec.backup = j.stamp
 		}
