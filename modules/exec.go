@@ -220,7 +220,7 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	if gateErr != nil && h.undo != nil {
 		held.recs = h.undo(ctx, gateErr, held.recs)
 	}
-	if gateErr == nil && h.done != nil {
+	if gateErr == nil && !held.failed && h.done != nil {
 		h.done(ctx)
 	}
 	held.release(hostEmit, gateErr)
