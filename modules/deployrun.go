@@ -331,7 +331,7 @@ func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Recor
 	msg := err.Error()
 	pushed := false
 	for _, f := range d.files {
-		pushed = pushed || f.pushed || f.kept
+		pushed = pushed || f.pushed || f.kept || f.older != ""
 	}
 	if d.touched {
 		d.rollback(ctx, nil)
