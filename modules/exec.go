@@ -332,7 +332,8 @@ func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
 
 // writeRecord gives rec to w and then lets go of its spilled output.
 func writeRecord(w output.Writer, rec output.Record) {
-	// A write error (stdout closed by "| head") must not stop the run.
+	// A write error (stdout closed by "| head") is not the host's: dt's
+	// main stops the run as on Ctrl-C when its stdout is gone (SIGPIPE).
 	_ = w.Write(rec)
 	rec.Release()
 }
