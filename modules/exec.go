@@ -205,6 +205,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if !gate {
 		r.Job.Run(jobCtx, h, hostEmit)
+		if h.done != nil {
+			h.done(jobCtx)
+		}
 		return failed
 	}
 	// Hold the records until the gate has spoken (it runs outside the
@@ -217,6 +220,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if gateErr != nil && h.undo != nil {
 		held.recs = h.undo(ctx, gateErr, held.recs)
+	}
+	if gateErr == nil && !held.failed && h.done != nil {
+		h.done(ctx)
 	}
 	held.release(hostEmit, gateErr)
 	return failed
@@ -327,7 +333,8 @@ func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
 
 // writeRecord gives rec to w and then lets go of its spilled output.
 func writeRecord(w output.Writer, rec output.Record) {
-	// A write error (stdout closed by "| head") must not stop the run.
+	// A write error (stdout closed by "| head") is not the host's: dt's
+	// main stops the run as on Ctrl-C when its stdout is gone (SIGPIPE).
 	_ = w.Write(rec)
 	rec.Release()
 }
