@@ -563,3 +563,35 @@ func TestPersistOtherUserRefused(t *testing.T) {
 		t.Errorf("root's dt mux status: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// TestPersistPasswordHost: with -i on a terminal, a host that takes only a
+// password logs in, cold and under --persist: the password is asked
+// before the terminal is handed to the remote command (else the command's
+// stdin took the keystrokes and the login waited for ever), and the keeper,
+// which only signs with keys, leaves the host to dt, which asks the
+// password on its own terminal: the password never travels to the keeper,
+// which keeps nothing for the host.
+func TestPersistPasswordHost(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 1, PrivateHome: true, NoSharedKey: true, Password: true})
+	env := muxEnv(t, f)
+	runtimeDir := strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	for _, persist := range []string{"no", "1m"} {
+		cmd := exec.Command(dtBin, "-i", "-N", "--persist", persist, "sys:h001", "ssh", "echo in")
+		cmd.Env = append(f.Env(), env...)
+		term := startOnPTY(t, cmd)
+		term.waitFor("dt: password for " + f.User + "@" + f.Hosts[0].HostPort() + " (h001): ")
+		term.typeIn(f.Password + "\r")
+		term.waitFor("h001:")
+		text, err := term.wait()
+		if err != nil || !strings.Contains(text, "\nin\r\nokay::dt:ssh:h001:") {
+			t.Errorf("--persist %s: %v; want h001 okay", persist, err)
+		}
+		if strings.Contains(text, f.Password) {
+			t.Errorf("--persist %s: the password was echoed", persist)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(runtimeDir, "keeper.log"))
+	if strings.Contains(string(log), f.Password) || strings.Contains(string(log), "dialed h001") {
+		t.Errorf("keeper log:\n%s", log)
+	}
+}
