@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +113,91 @@ func TestPersistOtherKeeper(t *testing.T) {
 				t.Errorf("stderr %q, want one warning with %q", stderr, tt.warn)
 			}
 		})
+	}
+}
+
+// vmRSS is pid's resident memory in KiB, or -1 once it is gone.
+func vmRSS(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return -1
+}
+
+// TestPersistKeeperBadClient: a client of the keeper's own uid that sends
+// garbage, or answers a dial's question with 200 MB, neither kills the
+// keeper nor makes it hold what it sent: it is cut off, and the keeper
+// keeps serving what it kept.
+func TestPersistKeeperBadClient(t *testing.T) {
+	f := shared(t)
+	env := muxEnv(t, f)
+	runtimeDir := strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	sock := filepath.Join(runtimeDir, "dt", "mux.sock")
+	allOkay1 := func() {
+		t.Helper()
+		r := dt(t, f, env, "", "--persist", "1m", "sys:h001", "ssh", "echo $DT_TEST_HOST")
+		if recs := records(t, r.stdout); r.code != 0 || string(recs["h001"].Message) != "h001" {
+			t.Fatalf("exit %d, stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+	}
+	allOkay1()
+	pids := keeperPIDs(runtimeDir)
+	if len(pids) != 1 {
+		t.Fatalf("keepers %v, want one", pids)
+	}
+	keeper := vmRSS(pids[0])
+
+	// Garbage instead of SSH.
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(bytes.Repeat([]byte("\x00garbage\xff\r\n"), 100000))
+	c.Close()
+
+	// A dial whose answer never ends.
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	conn, _, _, err := ssh.NewClientConn(nc, "dt-mux", &ssh.ClientConfig{User: "dt", HostKeyCallback: ssh.InsecureIgnoreHostKey(), ClientVersion: "SSH-2.0-dt-mux-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.Host("h002")
+	req := fmt.Sprintf(`{"hops":[{"key":"bad-client","name":"h002","dest":"x","host":%q,"port":%q,"user":%q,"connect_timeout":5000000000,"persist":60000000000}]}`, h.Addr, strconv.Itoa(h.Port), f.User)
+	ch, _, err := conn.OpenChannel("dial@dt.mux", []byte(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := bufio.NewReader(ch).ReadString('\n'); !strings.Contains(q, `"op":"keys"`) {
+		t.Fatalf("first question %q, want keys", q)
+	}
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	ch.Write([]byte(`{"err":"`))
+	sent := 0
+	for ; sent < 200; sent++ {
+		if _, err := ch.Write(chunk); err != nil {
+			break
+		}
+	}
+	conn.Close()
+	if grown := vmRSS(pids[0]) - keeper; grown > 32<<10 {
+		t.Errorf("the keeper grew by %d KiB after %d MiB of one answer", grown, sent)
+	}
+	if sent == 200 {
+		t.Errorf("the keeper read 200 MiB of one answer without cutting it off")
+	}
+	allOkay1()
+	if got := keeperPIDs(runtimeDir); len(got) != 1 || got[0] != pids[0] {
+		t.Errorf("keepers %v, want %d still", got, pids[0])
 	}
 }

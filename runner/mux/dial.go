@@ -49,10 +49,12 @@ func dialConversation(ctx context.Context, c *Client, kc ssh.Conn, t *runner.Tar
 	stop := context.AfterFunc(ctx, func() { ch.Close() })
 	defer stop()
 
-	dec, enc := json.NewDecoder(ch), json.NewEncoder(ch)
+	limit := newLimitReader(ch)
+	dec, enc := json.NewDecoder(limit), json.NewEncoder(ch)
 	signers := make([][]ssh.Signer, len(hops))
 	for {
 		var q query
+		limit.reset()
 		if err := dec.Decode(&q); err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				return query{}, cause
