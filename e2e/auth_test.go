@@ -329,3 +329,30 @@ func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	}
 	return ptmx, pts
 }
+
+// TestInteractivePasswordEachHost: with -i, hosts run one after another
+// with the terminal handed to each remote command; a later host's password
+// question gets the keystrokes typed for it, never the previous host's
+// stdin reader, and the password is neither shown nor given to a command.
+func TestInteractivePasswordEachHost(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 4, PrivateHome: true, NoSharedKey: true, Password: true})
+	cmd := exec.Command(dtBin, "-i", "-N", "all:", "ssh", "echo in")
+	cmd.Env = f.Env()
+	term := startOnPTY(t, cmd)
+	for _, h := range f.Hosts {
+		term.waitFor("dt: password for " + f.User + "@" + h.HostPort() + " (" + h.Name + "): ")
+		time.Sleep(100 * time.Millisecond) // as a person would: after the question
+		term.typeIn(f.Password + "\r")
+		term.waitFor("okay::dt:ssh:" + h.Name + ":")
+	}
+	text, err := term.wait()
+	if err != nil {
+		t.Errorf("dt: %v", err)
+	}
+	if strings.Contains(text, f.Password) {
+		t.Error("the password was shown")
+	}
+	if n := strings.Count(text, "\r\nin\r\n"); n != len(f.Hosts) {
+		t.Errorf("%d hosts ran, want %d", n, len(f.Hosts))
+	}
+}
