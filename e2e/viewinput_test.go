@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,8 @@ func TestViewHugeLines(t *testing.T) {
 		if maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; maxRSS > 64<<10 {
 			t.Errorf("%s: peak RSS %d KiB, want under 64 MiB", view, maxRSS)
 		}
-		if want := "dt: warning: " + file + ":3: skipped: not a dt line (over 1 MiB without a newline)\n"; !strings.HasPrefix(stderr.String(), want) || stderr.Len() > 500 {
+		if want := "dt: warning: " + file + ":3: skipped: parse omni line \"0123456789abcdef\\\\x1b[2J"; !strings.HasPrefix(stderr.String(), want) ||
+			!strings.Contains(stderr.String(), "...: missing ':' after status\n") || stderr.Len() > 500 {
 			t.Errorf("%s: stderr %.300q, want it to start %q", view, stderr.String(), want)
 		}
 		if view == "lines" {
@@ -73,3 +75,61 @@ func TestViewHugeLines(t *testing.T) {
 		}
 	}
 }
+
+// TestViewManyLargeRecords: the views that hold records until the end
+// (host, status) hold no more of each than a live run does: 150 hosts
+// with 1 MB of output each are shown in bounded memory, host by host.
+func TestViewManyLargeRecords(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "run.log")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	const hosts = 150
+	for i := range hosts {
+		// Two records per host, apart: the host view brings them together.
+		fmt.Fprintf(w, "okay::dt:ssh:h%03d:%s\n", i, bytes.Repeat([]byte{byte('a' + i%26)}, 1000000))
+	}
+	for i := range hosts {
+		fmt.Fprintf(w, "fail::dt:ssh:h%03d:exit 1: second\n", i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, view := range []string{"host", "status"} {
+		cmd := exec.Command(dtBin, "view", view, file)
+		// Count the second records in the output without keeping it (a
+		// match may straddle two writes).
+		pat := []byte("  fail  exit 1: second\n")
+		var blocks int
+		var tail []byte
+		out := writerFunc(func(p []byte) (int, error) {
+			b := append(tail, p...)
+			blocks += bytes.Count(b, pat)
+			if len(b) >= len(pat) {
+				b = b[len(b)-len(pat)+1:]
+			}
+			tail = bytes.Clone(b)
+			return len(p), nil
+		})
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = out, &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || stderr.Len() != 0 {
+			t.Errorf("%s: %v %q, want exit 1 (failures) and nothing on stderr", view, err, stderr.String())
+		}
+		if maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; maxRSS > 64<<10 {
+			t.Errorf("%s: peak RSS %d KiB for %d records of 1 MiB, want under 64 MiB", view, maxRSS, hosts)
+		}
+		if want := map[string]int{"host": hosts, "status": 0}[view]; blocks != want {
+			t.Errorf("%s: %d second records shown as in the host view, want %d", view, blocks, want)
+		}
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

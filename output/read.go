@@ -28,7 +28,7 @@ import (
 //     gets StageModule) and Message the rest of MESSAGE plus the newline
 //     the line format dropped.
 //
-// Memory stays bounded whatever the input: a line over 1 MiB is not held
+// Memory stays bounded whatever the input: a line over 64 KiB is not held
 // (see maxLine); an OMNI record that long comes with its message spilled
 // (Record.Spilled), which ReadRecords releases once fn returns: fn
 // Retains it to keep it.

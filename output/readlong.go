@@ -8,14 +8,16 @@ import (
 	"io"
 )
 
-// A saved line is read into memory whole only up to maxLine bytes. Past
-// that, an OMNI line's message is unescaped as it is read into a Spool
-// (spilled to a private temporary file past SpoolLimit), so a record of
-// any size is shown in bounded memory, as it was live; a JSON line is read
-// up to maxJSONLine and skipped past it; anything else is skipped as soon
-// as it is known not to be a record, without keeping it.
+// A saved line is read into memory whole only up to maxLine bytes, the
+// output a live run keeps in memory per host (SpoolLimit). Past that, an
+// OMNI line's message is unescaped as it is read into a Spool (spilled to
+// a private temporary file), so a record of any size is shown in bounded
+// memory, as it was live, and a view that holds many records (host,
+// status, gather) holds no more of each than a live run does; a JSON line
+// is read up to maxJSONLine and skipped past it; anything else is skipped
+// as soon as it is known not to be a record, without keeping it.
 const (
-	maxLine     = 1 << 20
+	maxLine     = SpoolLimit
 	maxJSONLine = 32 << 20
 )
 
@@ -52,10 +54,6 @@ func skipLine(br *bufio.Reader) error {
 	}
 }
 
-// errLongLine is a line over maxLine that is neither an OMNI line nor a
-// JSON record.
-var errLongLine = fmt.Errorf("not a dt line (over %d MiB without a newline)", maxLine>>20)
-
 // readLong reads a line whose first maxLine bytes are head and whose rest
 // is in br. It returns the record, or bad's error for the line (the rest
 // of the line then skipped), or a read error. An OMNI record's message is
@@ -76,7 +74,9 @@ func readLong(br *bufio.Reader, head []byte) (rec Record, bad, err error) {
 	}
 	start, ok := omniMessageStart(head)
 	if !ok {
-		return Record{}, errLongLine, skipLine(br)
+		// No record: Parse says why (its message quotes the start).
+		_, perr := Parse(string(head))
+		return Record{}, perr, skipLine(br)
 	}
 	hdr, perr := Parse(string(head[:start]))
 	if perr != nil {
