@@ -356,3 +356,44 @@ func TestInteractivePasswordEachHost(t *testing.T) {
 		t.Errorf("%d hosts ran, want %d", n, len(f.Hosts))
 	}
 }
+
+// TestPromptNotOverwrittenByProgress: while dt waits for a passphrase on
+// the terminal, the progress line (on since stderr is a terminal) is not
+// drawn over the question; it comes back once the question is answered.
+func TestPromptNotOverwrittenByProgress(t *testing.T) {
+	f := shared(t)
+	const pass = "correct horse"
+	key := encryptedKey(t, f, pass)
+	cfg := bareConfig(t, f, 1, "  IdentityFile "+key)
+	cmd := exec.Command(dtBin, "-F", cfg, "-N", "sys:h001", "ssh", "sleep 0.5; echo in")
+	cmd.Env = append(f.Env(), "HOME="+t.TempDir())
+	term := startOnPTY(t, cmd)
+	term.waitFor("passphrase for ")
+	// Several progress ticks go by while nobody answers.
+	deadline := time.After(5 * output.ProgressTick)
+wait:
+	for {
+		select {
+		case chunk, ok := <-term.chunks:
+			if !ok {
+				break wait
+			}
+			term.screen.WriteString(chunk)
+		case <-deadline:
+			break wait
+		}
+	}
+	asked := term.screen.String()
+	asked = asked[strings.Index(asked, "passphrase for "):]
+	if strings.Contains(asked, "running") || strings.Contains(asked, "\r") {
+		t.Errorf("the question was drawn over: %q", asked)
+	}
+	term.typeIn(pass + "\r")
+	text, err := term.wait()
+	if err != nil || !strings.Contains(text, "okay::dt:ssh:h001:in") {
+		t.Errorf("dt: %v", err)
+	}
+	if !strings.Contains(text[strings.Index(text, "passphrase for "):], "1 running") {
+		t.Errorf("no progress line after the question")
+	}
+}
