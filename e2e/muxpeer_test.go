@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,5 +200,40 @@ func TestPersistKeeperBadClient(t *testing.T) {
 	allOkay1()
 	if got := keeperPIDs(runtimeDir); len(got) != 1 || got[0] != pids[0] {
 		t.Errorf("keepers %v, want %d still", got, pids[0])
+	}
+}
+
+// TestPersistStaleSocket: a keeper killed outright leaves its socket; the
+// next dt finds it stale by trying it (nobody answers), starts a new
+// keeper in its place, and every host answers without a warning.
+func TestPersistStaleSocket(t *testing.T) {
+	f := shared(t)
+	env := muxEnv(t, f)
+	runtimeDir := strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	sock := filepath.Join(runtimeDir, "dt", "mux.sock")
+	run := func() {
+		t.Helper()
+		r := dt(t, f, env, "", "--persist", "1m", "sys:h001,h002", "ssh", "echo $DT_TEST_HOST")
+		if r.code != 0 || r.stderr != "" || len(records(t, r.stdout)) != 2 {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	}
+	run()
+	pids := keeperPIDs(runtimeDir)
+	if len(pids) != 1 {
+		t.Fatalf("keepers %v, want one", pids)
+	}
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	for deadline := time.Now().Add(5 * time.Second); len(keeperPIDs(runtimeDir)) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed keeper is still there")
+		}
+	}
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatalf("no stale socket to test with: %v", err)
+	}
+	run()
+	if got := keeperPIDs(runtimeDir); len(got) != 1 || got[0] == pids[0] {
+		t.Errorf("keepers %v after the stale socket, want one new one", got)
 	}
 }
