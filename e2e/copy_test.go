@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dtools/dt/internal/fleet"
 	"github.com/dtools/dt/output"
@@ -59,6 +63,9 @@ func writeLocal(t *testing.T, dir, name string, data []byte, mode os.FileMode) s
 	}
 	return p
 }
+
+// randomHex is a random name part.
+func randomHex(t *testing.T) string { return hex.EncodeToString(randomBytes(t, 6)) }
 
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
@@ -315,6 +322,96 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("-r never writes through a symlink on the host", func(t *testing.T) {
+		srcDir := filepath.Join(local, "linked")
+		writeLocal(t, srcDir, "sub/f.conf", []byte("f\n"), 0o644)
+		writeLocal(t, srcDir, "top.conf", []byte("top\n"), 0o644)
+		if err := mkdirAll(f, "lk/dest", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := mkdirAll(f, "lk/elsewhere", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		// On the host, DEST/sub is a link to a directory outside DEST.
+		if err := os.Symlink(remotePath(f, "lk/elsewhere"), onHost(f, "h001", "lk/dest/sub")); err != nil {
+			t.Fatal(err)
+		}
+		dest := remotePath(f, "lk/dest")
+		r := dt(t, f, nil, "", "sys:h001", "copy", "-r", srcDir+"/", dest)
+		recs := copyRecords(t, r.stdout)["h001"]
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		for p, want := range map[string]string{
+			dest + "/top.conf":   "okay changed",
+			dest + "/sub":        "fail symbolic link on the host, not followed",
+			dest + "/sub/f.conf": "fail not copied: its directory " + dest + "/sub",
+		} {
+			st, what, _ := strings.Cut(want, " ")
+			if rec := recs[p]; string(rec.Status) != st || !strings.Contains(string(rec.Message), what) {
+				t.Errorf("%s: %s %q, want %s", p, rec.Status, rec.Message, want)
+			}
+		}
+		if ents, err := os.ReadDir(onHost(f, "h001", "lk/elsewhere")); err != nil || len(ents) != 0 {
+			t.Errorf("the directory the link points to got %v (%v)", ents, err)
+		}
+	})
+
+	t.Run("-r follows a SRC that is a symlink, as cp does", func(t *testing.T) {
+		real := filepath.Join(local, "realtree")
+		writeLocal(t, real, "sub/in.conf", []byte("in\n"), 0o644)
+		link := filepath.Join(local, "linktree")
+		if err := os.Symlink(real, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := mkdirAll(f, "lt", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "sys:h001", "copy", "-r", link, remotePath(f, "lt"))
+		if want := "okay::dt:copy:h001:" + remotePath(f, "lt/linktree/sub/in.conf") + " changed "; r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("exit %d: %q, want %q...", r.code, r.stdout, want)
+		}
+		checkFile(t, f, "h001", "lt/linktree/sub/in.conf", []byte("in\n"), 0o644)
+	})
+
+	t.Run("~/ in DEST and REMOTE is the login's home", func(t *testing.T) {
+		dir := "dt-e2e-tilde-" + randomHex(t)
+		src := writeLocal(t, local, "tilde.conf", []byte("tilde\n"), 0o644)
+		r := dt(t, f, nil, "", "sys:h001", "copy", "--mkdir", src, "~/"+dir+"/tilde.conf")
+		defer dt(t, f, nil, "", "sys:h001", "ssh", "rm -rf ~/"+dir+" '~'")
+		if want := "okay::dt:copy:h001:" + dir + "/tilde.conf changed "; r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("exit %d: %q, want %q...", r.code, r.stdout, want)
+		}
+		r = dt(t, f, nil, "", "sys:h001", "ssh", "cat ~/"+dir+"/tilde.conf; if test -e '~'; then echo a literal tilde directory was made; fi")
+		if r.stdout != "okay::dt:ssh:h001:tilde\n" {
+			t.Errorf("on the host: %q", r.stdout)
+		}
+		out := t.TempDir()
+		r = dt(t, f, nil, "", "sys:h001", "fetch", "~/"+dir+"/tilde.conf", out)
+		if got, err := os.ReadFile(filepath.Join(out, "h001", "tilde.conf")); r.code != 0 || string(got) != "tilde\n" {
+			t.Errorf("fetch ~/: exit %d, %q, %v", r.code, got, err)
+		}
+	})
+
+	t.Run("many files: a re-run is unchanged", func(t *testing.T) {
+		// 500 files with long names: hashing them all in one remote
+		// command would pass the shell a command over Linux's 128 KiB
+		// limit for one argument.
+		srcDir := filepath.Join(local, "many")
+		for i := 0; i < 500; i++ {
+			writeLocal(t, srcDir, fmt.Sprintf("%s-%03d", strings.Repeat("n", 200), i), []byte(fmt.Sprint(i)), 0o644)
+		}
+		if err := mkdirAll(f, "many", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{" changed ", " unchanged "} {
+			r := dt(t, f, nil, "", "sys:h004", "copy", "-r", srcDir+"/", remotePath(f, "many"))
+			if n := strings.Count(r.stdout, want); r.code != 0 || n != 500 {
+				t.Errorf("exit %d, %d of 500 lines say %q", r.code, n, want)
+			}
+		}
+	})
+
 	t.Run("{host}: one file per host, a missing one fails alone", func(t *testing.T) {
 		for _, h := range all[:len(all)-1] {
 			writeLocal(t, local, "per/"+h+".conf", []byte("I am "+h+"\n"), 0o644)
@@ -420,6 +517,29 @@ func TestCopy(t *testing.T) {
 		}
 	})
 
+	t.Run("a device or fifo where the file goes is not replaced", func(t *testing.T) {
+		// Not in the sticky top directory, where the login could not
+		// rename over root's fifo anyway.
+		if err := mkdirAll(f, "fifodir", 0o777); err != nil {
+			t.Fatal(err)
+		}
+		p := onHost(f, "h001", "fifodir/fifo")
+		if err := syscall.Mkfifo(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		src := writeLocal(t, local, "fifo.conf", []byte("not into a fifo\n"), 0o644)
+		r := dt(t, f, nil, "", "sys:h001", "copy", src, remotePath(f, "fifodir/fifo"))
+		if want := "fail::dt:copy:h001:" + remotePath(f, "fifodir/fifo") + ": is a special file (device, fifo or socket), not replaced\n"; r.code != 1 || r.stdout != want {
+			t.Errorf("exit %d: %q, want %q", r.code, r.stdout, want)
+		}
+		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("the fifo is gone: %v, %v", fi, err)
+		}
+	})
+
 	t.Run("disk full: the old file stays, no temporary is left", func(t *testing.T) {
 		old := []byte("the old configuration\n")
 		if err := os.WriteFile(onHost(f, smallDisk, "full.conf"), old, 0o644); err != nil {
@@ -460,6 +580,61 @@ func TestCopy(t *testing.T) {
 		}
 		checkFile(t, f, "h003", "slow/huge.bin", old, 0o644)
 		noTemporaries(t, f, "h003", "slow")
+	})
+
+	t.Run("hangup mid-copy: no temporary is left", func(t *testing.T) {
+		// The terminal (or the SSH session) dt runs in goes away: SIGHUP
+		// must clean up as Ctrl-C does. Into a directory outside the small
+		// private disks, so that the copy is still running when it comes.
+		src := filepath.Join(local, "hup.bin")
+		fd, err := os.Create(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.Truncate(256 << 20); err != nil {
+			t.Fatal(err)
+		}
+		fd.Close()
+		dir := t.TempDir()
+		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(dtBin, "sys:h005", "copy", src, filepath.Join(dir, "hup.bin"))
+		cmd.Env = f.Env()
+		var out, errb lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the temporary holds data.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			tmps, _ := filepath.Glob(filepath.Join(dir, ".dt-*", "hup.bin"))
+			if len(tmps) == 1 {
+				if fi, err := os.Stat(tmps[0]); err == nil && fi.Size() > 0 {
+					break
+				}
+			}
+			if time.Now().After(deadline) || out.String() != "" {
+				cmd.Process.Kill()
+				t.Fatalf("no temporary ever held data; stdout %q stderr %q", out.String(), errb.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGHUP)
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Errorf("exit %v, want 130; stdout %q stderr %q", err, out.String(), errb.String())
+		}
+		if !strings.HasPrefix(out.String(), "fail::dt:copy:h005:interrupt: ") {
+			t.Errorf("stdout %q, want an interrupt fail line", out.String())
+		}
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Errorf("left behind: %v (%v)", ents, err)
+		}
 	})
 
 	t.Run("hostile names: spaces, newlines, leading dashes", func(t *testing.T) {
@@ -566,6 +741,46 @@ func TestCopy(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("fetch never writes through a symlink in LOCALDIR", func(t *testing.T) {
+		for _, h := range []string{"h001", "h002"} {
+			p := onHost(f, h, "ftree/sub/x.conf")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("x of "+h), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, elsewhere := t.TempDir(), t.TempDir()
+		// Planted by someone else: LOCALDIR/h001 and LOCALDIR/h002/ftree/sub
+		// are links to a directory outside LOCALDIR.
+		if err := os.Symlink(elsewhere, filepath.Join(out, "h001")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(out, "h002", "ftree"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, filepath.Join(out, "h002", "ftree", "sub")); err != nil {
+			t.Fatal(err)
+		}
+		r := dt(t, f, nil, "", "sys:h001,h002", "fetch", "-r", remotePath(f, "ftree"), out)
+		recs := records(t, r.stdout)
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
+		}
+		for h, want := range map[string]string{
+			"h001": out + "/h001 is a symbolic link here, not followed",
+			"h002": out + "/h002/ftree/sub is a symbolic link here, not followed",
+		} {
+			if rec := recs[h]; rec.Status != output.Fail || !strings.Contains(string(rec.Message), want) {
+				t.Errorf("%s: %s %q, want %q", h, rec.Status, rec.Message, want)
+			}
+		}
+		if ents, err := os.ReadDir(elsewhere); err != nil || len(ents) != 0 {
+			t.Errorf("the directory the links point to got %v (%v)", ents, err)
+		}
+	})
 }
 
 // mkdirAll makes rel with mode in every host's private directory.
@@ -614,6 +829,27 @@ func TestStdinBroadcast(t *testing.T) {
 		if rec.Status != output.Okay || string(rec.Message) != want {
 			t.Errorf("%s: %s %q, want %q", h, rec.Status, rec.Message, want)
 		}
+	}
+	// The spool file never has a name in TMPDIR: nothing is created
+	// there that another process could open, or that a kill could leave.
+	tmp := t.TempDir()
+	ino, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, tmp, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	r = dt(t, f, []string{"TMPDIR=" + tmp}, string(payload), "-I", "sys:h001", "ssh", "wc -c")
+	if r.code != 0 || r.stdout != fmt.Sprintf("okay::dt:ssh:h001:%d\n", len(payload)) {
+		t.Errorf("-I with TMPDIR: exit %d, %q", r.code, r.stdout)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := unix.Read(ino, buf); n > 0 {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
+		name := strings.TrimRight(string(buf[unix.SizeofInotifyEvent:unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+		t.Errorf("-I created %q in TMPDIR", name)
 	}
 	// Without -I: nothing.
 	r = dt(t, f, nil, "hello", "sys:h001", "ssh", "wc -c")

@@ -142,6 +142,31 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 
+	t.Run("files systemd has not loaded are applied", func(t *testing.T) {
+		// A deploy that lost its connection after the push leaves the new
+		// file on the host, not loaded: running it again must apply it,
+		// not call it unchanged.
+		for _, h := range all {
+			inside(t, f, h, "cat > /etc/systemd/system/dtapp.service <<'DT_EOF'\n"+appUnit("v1", false)+"DT_EOF")
+		}
+		r, recs := deploy(nil, v1...)
+		if r.code != 0 {
+			t.Errorf("exit %d", r.code)
+		}
+		for _, h := range all {
+			version, pid := runningVersion(t, f, h, "dtapp", false)
+			if version != "v1" {
+				t.Errorf("%s: running version %q, want v1", h, version)
+			}
+			checkRecord(t, h, recs[h]["dtapp.service"], output.Okay,
+				`dtapp.service unchanged, not loaded before, restarted: active \(running\) since .*; pid `+pid+`; restarts 0; enabled`)
+		}
+		// Back to v2, as the tests below expect.
+		if r, _ := deploy(nil, v2...); r.code != 0 {
+			t.Fatalf("deploy v2: exit %d", r.code)
+		}
+	})
+
 	t.Run("crashing unit is rolled back on one connection", func(t *testing.T) {
 		hs := map[string]int{}
 		for _, h := range all {
@@ -166,6 +191,11 @@ func TestDeploy(t *testing.T) {
 			}
 			if got := inside(t, f, h, "grep -h Description= /etc/systemd/system/dtapp.service; systemctl is-active dtapp"); got != "Description=dt deploy test app v2\nactive" {
 				t.Errorf("%s: after the rollback: %q", h, got)
+			}
+			// Exactly as before: the previous version deploy found (v1)
+			// is back too, and nothing else is left.
+			if got := inside(t, f, h, "cd /etc/systemd/system && grep -h Description= dtapp.service.dt-prev; ls -a | grep -c '^dtapp.service.' || true"); got != "Description=dt deploy test app v1\n1" {
+				t.Errorf("%s: after the rollback, the previous version and the copies: %q, want v1 and 1 copy", h, got)
 			}
 			// Compare, push, verify, reload, restart, settle, journal,
 			// rollback: one login.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -434,4 +435,47 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestClosedStdout: "dt ... | head -1". Once nobody reads dt's output the
+// run stops as on Ctrl-C (remote commands signalled, exit 130), instead
+// of dt dying of SIGPIPE at its next line and leaving them running (and
+// copies' temporaries, deploys half done).
+func TestClosedStdout(t *testing.T) {
+	f := shared(t)
+	cmd := exec.Command(dtBin, "all:", "ssh",
+		`case $DT_TEST_HOST in h001) echo one;; h002) sleep 2; echo two;; *) sleep 23457;; esac`)
+	cmd.Env = f.Env()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = pw, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	first, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || first != "okay::dt:ssh:h001:one\n" {
+		t.Fatalf("first line %q, %v", first, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pids, _ := f.RemoteProcs("sleep 23457"); len(pids) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the remote commands never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pr.Close() // as head does after its line
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("dt ended with %v, want exit 130 (stderr %q)", err, errb.String())
+	}
+	waitNoProcs(t, f, "sleep 23457")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"strings"
 
@@ -26,38 +25,60 @@ const sumScript = `s=sha256sum; command -v sha256sum >/dev/null 2>&1 || s=; ` +
 	`o='openssl dgst -sha256 -r'; command -v openssl >/dev/null 2>&1 || o=$s; ` +
 	`[ -n "$o" ] || exit 127; [ -n "$s" ] || s=$o; `
 
+// sumCommandMax bounds the length of one hashing command. The host's
+// shell gets the command as one argument (sh -c CMD; under --sudo quoted
+// once more), and Linux refuses an argument over 128 KiB (E2BIG): a tree
+// of thousands of files is hashed in several commands instead.
+const sumCommandMax = 24 << 10
+
 // remoteSums returns the sha256 (hex) of each remote file in paths (whose
-// sizes are sizes), by index; a file it could not hash has "". It runs one
-// command on the host for all of them, on the existing connection; on a
-// host with neither sha256sum nor openssl it reads the files back over SFTP
-// and hashes them here, which costs their transfer but writes nothing.
+// sizes are sizes), by index; a file it could not hash has "". It runs as
+// few commands on the host as sumCommandMax allows (one for a few hundred
+// files), on the existing connection; on a host with neither sha256sum nor
+// openssl it reads the files back over SFTP and hashes them here, which
+// costs their transfer but writes nothing.
 func (c *sftpConn) remoteSums(ctx context.Context, paths []string, sizes []int64) []string {
 	sums := make([]string, len(paths))
-	if len(paths) == 0 {
-		return sums
-	}
-	var b strings.Builder
-	b.WriteString(sumScript)
-	for i, p := range paths {
-		hasher := "$s"
-		if sizes[i] >= bigSum {
-			hasher = "$o"
+	for start := 0; start < len(paths); {
+		var b strings.Builder
+		b.WriteString(sumScript)
+		end := start
+		for end < len(paths) {
+			hasher := "$s"
+			if sizes[end] >= bigSum {
+				hasher = "$o"
+			}
+			part := "{ " + hasher + " < " + Quote(paths[end]) + " || echo -; } 2>/dev/null; "
+			if end > start && b.Len()+len(part) > sumCommandMax {
+				break
+			}
+			b.WriteString(part)
+			end++
 		}
-		fmt.Fprintf(&b, "{ %s < %s || echo -; } 2>/dev/null; ", hasher, Quote(p))
+		if !c.runSums(ctx, b.String(), paths[start:end], sums[start:end]) {
+			return sums
+		}
+		start = end
 	}
+	return sums
+}
+
+// runSums runs one hashing command for paths and fills sums. It returns
+// false when the session failed, so the rest is not tried.
+func (c *sftpConn) runSums(ctx context.Context, script string, paths, sums []string) bool {
 	var stdout, stderr bytes.Buffer
-	res, err := c.h.Run(ctx, runner.Command{Cmd: b.String(), Stdout: &stdout, Stderr: &stderr})
+	res, err := c.h.Run(ctx, runner.Command{Cmd: script, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
-		return sums
+		return false
 	}
 	if res.ExitCode == 127 {
 		for i, p := range paths {
 			sums[i] = c.sumOverSFTP(p)
 		}
-		return sums
+		return true
 	}
 	parseSums(stdout.Bytes(), sums)
-	return sums
+	return true
 }
 
 // parseSums reads sumScript's output, one line per file in the order

@@ -97,7 +97,7 @@ func (m Copy) Prepare(args []string, opts Options) (Job, error) {
 	if len(rest) < 2 {
 		return nil, usagef(m.Name(), "missing SRC or DEST; usage: dt PATTERN copy [OPTIONS] SRC... DEST")
 	}
-	j.srcs, j.dest = rest[:len(rest)-1], rest[len(rest)-1]
+	j.srcs, j.dest = rest[:len(rest)-1], homeRelative(rest[len(rest)-1])
 	if j.dest == "" {
 		return nil, usagef(m.Name(), "empty DEST")
 	}
@@ -237,18 +237,26 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		return
 	}
 
-	// Directories and skipped entries first, in tree order.
+	// Directories and skipped entries first, in tree order. Nothing goes
+	// below a directory that could not be made: where the host has a
+	// symlink (or a file) instead, the tree's files would land elsewhere.
 	var files []pushSpec
 	var locals []*localFile
+	var failedDirs []copyEntry
 	for _, e := range entries {
 		t := target
 		if t == "" {
 			t = remoteTarget(dir, e.Rel)
 		}
+		if under, ok := below(e.Rel, failedDirs); ok {
+			emit(moduleFail(h, t+": not copied: its directory "+remoteTarget(dir, under.Rel)+" could not be used"))
+			continue
+		}
 		switch e.Kind {
 		case entryDir:
 			if err := c.makeDir(t, e.Mode); err != nil {
 				emit(moduleFail(h, t+": "+err.Error()))
+				failedDirs = append(failedDirs, e)
 			}
 		case entrySkip:
 			emit(moduleFail(h, t+": "+e.Why))
@@ -277,6 +285,12 @@ func (j copyJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		}
 		if spec.existing != nil && spec.existing.IsDir() {
 			emit(moduleFail(h, spec.target+": is a directory, not replaced by a file"))
+			continue
+		}
+		// A device, fifo or socket is never replaced: a copy to
+		// /dev/null under --sudo must not leave a file in its place.
+		if m := spec.existing; m != nil && !m.Mode().IsRegular() && m.Mode()&fs.ModeSymlink == 0 {
+			emit(moduleFail(h, spec.target+": is a special file (device, fifo or socket), not replaced"))
 			continue
 		}
 		if j.backup {
@@ -352,11 +366,25 @@ func (j copyJob) destination(c *sftpConn, entries []copyEntry) (dir, target stri
 	return "", "", fmt.Errorf("%s: no such directory (--mkdir creates it)", j.dest)
 }
 
-// makeDir creates directory p with mode (-r), unless it is one already.
+// below returns the entry of dirs that rel lies under, if any.
+func below(rel string, dirs []copyEntry) (copyEntry, bool) {
+	for _, d := range dirs {
+		if strings.HasPrefix(rel, d.Rel+"/") {
+			return d, true
+		}
+	}
+	return copyEntry{}, false
+}
+
+// makeDir creates directory p with mode (-r), unless it is one already. A
+// symlink is not one: -r never writes through a link on the host.
 func (c *sftpConn) makeDir(p string, mode fs.FileMode) error {
 	if fi, err := c.Lstat(p); err == nil {
-		if fi.IsDir() {
+		switch {
+		case fi.IsDir():
 			return nil
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return errors.New("is a symbolic link on the host, not followed: nothing copied into it")
 		}
 		return errors.New("exists and is not a directory")
 	}

@@ -120,12 +120,19 @@ func walkTree(dir string) ([]copyEntry, error) {
 	if base := filepath.Base(dir); !strings.HasSuffix(dir, "/") && base != "." && base != ".." {
 		prefix = base
 	}
+	// A SRC that is a symlink to a directory is followed, as cp follows
+	// one named on its command line: WalkDir would report the link
+	// itself, so walk "SRC/." (still named SRC/... below it).
+	root := dir
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		root = dir + string(filepath.Separator) + "."
+	}
 	var out []copyEntry
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return pathErr(p, err)
 		}
-		rel, err := filepath.Rel(dir, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
@@ -155,6 +162,21 @@ func walkTree(dir string) ([]copyEntry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// homeRelative turns a remote path written from the login's home ("~",
+// "~/etc/app.conf") into the relative path SFTP resolves from there: the
+// server does not expand "~", and a literal "~" directory (which --mkdir
+// would make) is never what was meant. Other paths, "~user/..." too, stay
+// as they are.
+func homeRelative(p string) string {
+	switch {
+	case p == "~" || p == "~/":
+		return "."
+	case strings.HasPrefix(p, "~/"):
+		return strings.TrimLeft(p[2:], "/")
+	}
+	return p
 }
 
 // remoteTarget is where entry rel lands under the remote directory dir.

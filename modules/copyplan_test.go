@@ -265,3 +265,20 @@ func FuzzFetchLocalPath(f *testing.F) {
 		}
 	})
 }
+
+func TestHomeRelative(t *testing.T) {
+	for in, want := range map[string]string{
+		"~":              ".",
+		"~/":             ".",
+		"~/app.conf":     "app.conf",
+		"~//etc/a":       "etc/a",
+		"~user/app.conf": "~user/app.conf",
+		"/etc/app.conf":  "/etc/app.conf",
+		"app.conf":       "app.conf",
+		"./~/x":          "./~/x",
+	} {
+		if got := homeRelative(in); got != want {
+			t.Errorf("homeRelative(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

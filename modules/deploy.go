@@ -65,6 +65,9 @@ systemctl prints it; on a rollback, what was restored and the state after:
 What deploy did, before the colon, is a comma-separated list of:
    changed, unchanged   whether any of the unit's files was written (not
                         said of a --restart unit without files)
+   not loaded before    unchanged files that systemd had not loaded (a
+                        deploy cut off after its push, an edit by hand):
+                        applied as changed ones, verified, reloaded, restarted
    enabled              the unit was disabled and is now enabled
    restarted, started   it was (re)started: restarted when it ran before
    not started (app.socket starts it)

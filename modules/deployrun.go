@@ -15,7 +15,7 @@ import (
 
 // deployProps are the properties deploy reads: systemctl's, and what ties
 // sockets, timers and paths to their services.
-var deployProps = append(append([]string(nil), showProps...), "Triggers", "TriggeredBy", "Type")
+var deployProps = append(append([]string(nil), showProps...), "Triggers", "TriggeredBy", "Type", "NeedDaemonReload")
 
 // unitRun is one unit of a deploy on one host.
 type unitRun struct {
@@ -213,6 +213,13 @@ func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
 				u.words = append(u.words, "unchanged")
 			}
 		}
+		// The host has the files, but systemd runs the unit from older
+		// ones: a deploy that lost its connection (or was killed) after
+		// the push, or an edit by hand. Apply them as if just written.
+		if !u.changed && len(u.files) > 0 && u.before["NeedDaemonReload"] == "yes" {
+			u.changed, changed = true, true
+			u.words = append(u.words, "not loaded before")
+		}
 	}
 
 	// 2. Verify the changed units before anything live changes.
@@ -270,6 +277,7 @@ func (d *deployRun) run(ctx context.Context, emit func(output.Record)) {
 	if d.touched {
 		d.h.OnGateFailure(d.undo)
 	}
+	d.h.OnDone(d.dropOlder)
 	d.emitAll(output.Okay, emit)
 }
 
@@ -323,7 +331,7 @@ func (d *deployRun) fatal(ctx context.Context, err error, emit func(output.Recor
 	msg := err.Error()
 	pushed := false
 	for _, f := range d.files {
-		pushed = pushed || f.pushed
+		pushed = pushed || f.pushed || f.kept || f.older != ""
 	}
 	if d.touched {
 		d.rollback(ctx, nil)

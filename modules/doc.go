@@ -41,5 +41,7 @@
 // deployrestart.go (what restarts, in which order, and the settle
 // window's verdict) and deployrollback.go. A job
 // that can undo its work registers it with Host.OnGateFailure: Execute
-// calls it when the host's --gate fails.
+// calls it when the host's --gate fails; what is left to do once the
+// work stands (after the gate passed, or at once without a gate) goes to
+// Host.OnDone.
 package modules

@@ -204,6 +204,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if r.Rollout.Gate.Cmd == "" || local {
 		r.Job.Run(jobCtx, h, hostEmit)
+		if h.done != nil {
+			h.done(jobCtx)
+		}
 		return failed
 	}
 	// Hold the records until the gate has spoken (it runs outside the
@@ -216,6 +219,9 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 	}
 	if gateErr != nil && h.undo != nil {
 		held.recs = h.undo(ctx, gateErr, held.recs)
+	}
+	if gateErr == nil && !held.failed && h.done != nil {
+		h.done(ctx)
 	}
 	held.release(hostEmit, gateErr)
 	return failed
@@ -326,7 +332,8 @@ func (c *countingWriter) notOkay() int { return int(c.bad.Load()) }
 
 // writeRecord gives rec to w and then lets go of its spilled output.
 func writeRecord(w output.Writer, rec output.Record) {
-	// A write error (stdout closed by "| head") must not stop the run.
+	// A write error (stdout closed by "| head") is not the host's: dt's
+	// main stops the run as on Ctrl-C when its stdout is gone (SIGPIPE).
 	_ = w.Write(rec)
 	rec.Release()
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/dtools/dt/output"
@@ -69,6 +70,9 @@ func (m Fetch) Prepare(args []string, opts Options) (Job, error) {
 		return nil, usagef(m.Name(), "missing REMOTE or LOCALDIR; usage: dt PATTERN fetch [-r] REMOTE... LOCALDIR")
 	}
 	j.remotes, j.localDir = rest[:len(rest)-1], rest[len(rest)-1]
+	for i, r := range j.remotes {
+		j.remotes[i] = homeRelative(r)
+	}
 	if j.localDir == "" {
 		return nil, usagef(m.Name(), "empty LOCALDIR")
 	}
@@ -140,10 +144,12 @@ func (j fetchJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		return
 	}
 	defer c.Close()
-	if err := os.MkdirAll(hostDir, 0o755); err != nil {
-		emit(moduleFail(h, pathErr(hostDir, err).Error()))
+	root, err := openHostDir(j.localDir, h.Name(), hostDir)
+	if err != nil {
+		emit(moduleFail(h, err.Error()))
 		return
 	}
+	defer root.Close()
 	for _, r := range j.remotes {
 		fi, err := c.Stat(r)
 		if err != nil {
@@ -154,7 +160,7 @@ func (j fetchJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 			emit(moduleFail(h, r+": "+errText(err)))
 			continue
 		}
-		local := filepath.Join(hostDir, path.Base(r))
+		local := localEntry{root: root, rel: path.Base(r), shown: filepath.Join(hostDir, path.Base(r))}
 		switch {
 		case fi.Mode().IsRegular():
 			emit(c.fetchRecord(ctx, r, local, fi))
@@ -170,11 +176,81 @@ func (j fetchJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	}
 }
 
+// openHostDir opens LOCALDIR/HOST, made when missing, as an os.Root: every
+// file of the host is written through it, so neither a name the host
+// lists nor a symlink planted under it (by another local user, say) can
+// lead a write outside it. LOCALDIR is the user's choice and may be a
+// symlink; LOCALDIR/HOST may not.
+func openHostDir(localDir, host, shown string) (*os.Root, error) {
+	if err := os.MkdirAll(localDir, 0o755); err != nil {
+		return nil, pathErr(localDir, err)
+	}
+	parent, err := os.OpenRoot(localDir)
+	if err != nil {
+		return nil, pathErr(localDir, err)
+	}
+	defer parent.Close()
+	if err := parent.Mkdir(host, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, pathErr(shown, err)
+	}
+	if err := checkLocalDir(parent, host, shown); err != nil {
+		return nil, err
+	}
+	root, err := parent.OpenRoot(host)
+	if err != nil {
+		return nil, pathErr(shown, err)
+	}
+	return root, nil
+}
+
+// checkLocalDir says why rel under root is not a directory fetch may write
+// into: a symlink is never followed.
+func checkLocalDir(root *os.Root, rel, shown string) error {
+	fi, err := root.Lstat(rel)
+	switch {
+	case err != nil:
+		return pathErr(shown, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link here, not followed", shown)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory here", shown)
+	}
+	return nil
+}
+
+// fetchPathMax bounds the local path of a fetched directory under
+// LOCALDIR/HOST: Linux's PATH_MAX.
+const fetchPathMax = 4096
+
+// localEntry is where a fetched file or directory goes: rel under the
+// host's directory root, shown to the person as shown.
+type localEntry struct {
+	root  *os.Root
+	rel   string
+	shown string
+}
+
+// child is the entry name inside l.
+func (l localEntry) child(name string) localEntry {
+	return localEntry{root: l.root, rel: filepath.Join(l.rel, name), shown: filepath.Join(l.shown, name)}
+}
+
 // fetchTree fetches the remote directory dir into local, recursively. It
 // returns false when the session is gone and the host is done.
-func (c *sftpConn) fetchTree(ctx context.Context, dir, local string, fi fs.FileInfo, emit func(output.Record)) bool {
-	if err := os.Mkdir(local, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		emit(moduleFail(c.h, dir+": "+pathErr(local, err).Error()))
+func (c *sftpConn) fetchTree(ctx context.Context, dir string, local localEntry, fi fs.FileInfo, emit func(output.Record)) bool {
+	// The kernel takes no longer path (PATH_MAX), and a tree deeper than
+	// that is a host lying about its directories: stop there rather than
+	// recurse for ever (os.Root would let the local paths grow).
+	if len(local.rel) >= fetchPathMax {
+		emit(moduleFail(c.h, dir+": too deep: the local path would be over "+strconv.Itoa(fetchPathMax)+" bytes"))
+		return true
+	}
+	if err := local.root.Mkdir(local.rel, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		emit(moduleFail(c.h, dir+": "+pathErr(local.shown, err).Error()))
+		return true
+	}
+	if err := checkLocalDir(local.root, local.rel, local.shown); err != nil {
+		emit(moduleFail(c.h, dir+": "+err.Error()))
 		return true
 	}
 	ents, err := c.ReadDir(dir)
@@ -192,7 +268,7 @@ func (c *sftpConn) fetchTree(ctx context.Context, dir, local string, fi fs.FileI
 			emit(moduleFail(c.h, fmt.Sprintf("%s: the host listed a bad name: %v", dir, err)))
 			continue
 		}
-		lp := filepath.Join(local, name)
+		lp := local.child(name)
 		switch m := e.Mode(); {
 		case m.IsRegular():
 			emit(c.fetchRecord(ctx, rp, lp, e))
@@ -210,13 +286,13 @@ func (c *sftpConn) fetchTree(ctx context.Context, dir, local string, fi fs.FileI
 		}
 	}
 	// The directory's own mode and mtime, now that its files are in.
-	_ = os.Chmod(local, fi.Mode().Perm())
-	_ = os.Chtimes(local, fi.ModTime(), fi.ModTime())
+	_ = local.root.Chmod(local.rel, fi.Mode().Perm())
+	_ = local.root.Chtimes(local.rel, fi.ModTime(), fi.ModTime())
 	return true
 }
 
 // fetchRecord fetches one file and says how it went.
-func (c *sftpConn) fetchRecord(ctx context.Context, remote, local string, fi fs.FileInfo) output.Record {
+func (c *sftpConn) fetchRecord(ctx context.Context, remote string, local localEntry, fi fs.FileInfo) output.Record {
 	n, sum, err := c.fetchFile(remote, local, fi)
 	if err != nil {
 		if context.Cause(ctx) != nil || c.lost() != nil {
@@ -224,27 +300,30 @@ func (c *sftpConn) fetchRecord(ctx context.Context, remote, local string, fi fs.
 		}
 		return moduleFail(c.h, remote+": "+err.Error())
 	}
-	return c.h.Okay([]byte(fmt.Sprintf("%s -> %s %d bytes sha256=%s mode=%04o", remote, local, n, sum, modeBits(fi.Mode()))))
+	return c.h.Okay([]byte(fmt.Sprintf("%s -> %s %d bytes sha256=%s mode=%04o", remote, local.shown, n, sum, modeBits(fi.Mode()))))
 }
 
 // fetchFile copies remote to local through a temporary file in local's
-// directory, renamed into place once complete, with the remote mode and
-// mtime. It returns the size and sha256 of what it wrote.
-func (c *sftpConn) fetchFile(remote, local string, fi fs.FileInfo) (int64, string, error) {
+// directory, renamed into place once complete (a symlink there is
+// replaced, never written through), with the remote mode and mtime. It
+// returns the size and sha256 of what it wrote.
+func (c *sftpConn) fetchFile(remote string, local localEntry, fi fs.FileInfo) (int64, string, error) {
 	f, err := c.Open(remote)
 	if err != nil {
 		return 0, "", errors.New(errText(err))
 	}
 	defer f.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(local), ".dt-*.tmp")
+	shownDir := filepath.Dir(local.shown)
+	tmpRel := filepath.Join(filepath.Dir(local.rel), ".dt-"+randomHex(8)+".tmp")
+	tmp, err := local.root.OpenFile(tmpRel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return 0, "", pathErr(filepath.Dir(local), err)
+		return 0, "", pathErr(shownDir, err)
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			local.root.Remove(tmpRel)
 		}
 	}()
 	h := sha256.New()
@@ -254,19 +333,19 @@ func (c *sftpConn) fetchFile(remote, local string, fi fs.FileInfo) (int64, strin
 		return 0, "", fmt.Errorf("reading: %s", errText(err))
 	}
 	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		return 0, "", pathErr(tmp.Name(), err)
+		return 0, "", pathErr(local.shown, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return 0, "", pathErr(tmp.Name(), err)
+		return 0, "", pathErr(local.shown, err)
 	}
-	if err := os.Chtimes(tmp.Name(), fi.ModTime(), fi.ModTime()); err != nil {
-		return 0, "", pathErr(tmp.Name(), err)
+	if err := local.root.Chtimes(tmpRel, fi.ModTime(), fi.ModTime()); err != nil {
+		return 0, "", pathErr(local.shown, err)
 	}
-	if fi, err := os.Lstat(local); err == nil && fi.IsDir() {
-		return 0, "", fmt.Errorf("%s is a directory here", local)
+	if fi, err := local.root.Lstat(local.rel); err == nil && fi.IsDir() {
+		return 0, "", fmt.Errorf("%s is a directory here", local.shown)
 	}
-	if err := os.Rename(tmp.Name(), local); err != nil {
-		return 0, "", pathErr(local, err)
+	if err := local.root.Rename(tmpRel, local.rel); err != nil {
+		return 0, "", pathErr(local.shown, err)
 	}
 	ok = true
 	return n, hex.EncodeToString(h.Sum(nil)), nil

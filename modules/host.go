@@ -35,6 +35,8 @@ type Host struct {
 	// undo, set by a job through OnGateFailure, undoes its work when the
 	// host's --gate fails.
 	undo func(ctx context.Context, gateErr error, recs []output.Record) []output.Record
+	// done, set by a job through OnDone, runs once its work stands.
+	done func(ctx context.Context)
 }
 
 // OnGateFailure registers what undoes the job's work on this host when
@@ -44,6 +46,14 @@ type Host struct {
 // stage gate, as for any module. Without a gate it is never called.
 func (h *Host) OnGateFailure(undo func(ctx context.Context, gateErr error, recs []output.Record) []output.Record) {
 	h.undo = undo
+}
+
+// OnDone registers what the job still has to do on this host once its
+// work stands: after its --gate passed, or as soon as the job returns
+// when there is no gate (a failed gate calls the OnGateFailure function
+// instead). deploy drops the copies it kept for a rollback.
+func (h *Host) OnDone(done func(ctx context.Context)) {
+	h.done = done
 }
 
 // Name is the host name printed in records.

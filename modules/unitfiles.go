@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+
+	"github.com/dtools/dt/runner"
 )
 
 // previousSuffix names the previous version deploy keeps of a unit file it
@@ -14,6 +16,12 @@ import (
 // only), so the copy costs nothing but disk, and a person can restore it
 // by hand.
 const previousSuffix = ".dt-prev"
+
+// olderSuffix names where deploy keeps the FILE.dt-prev it found while it
+// runs (FILE.dt-older): a rollback puts it back as FILE.dt-prev, a deploy
+// that stands removes it. One cut off (a lost connection) may leave it;
+// the next deploy replaces it.
+const olderSuffix = ".dt-older"
 
 // unitFileMode is the mode of every file deploy writes: systemd warns
 // about executable unit files and refuses none that root may write.
@@ -33,6 +41,8 @@ type unitFile struct {
 	local   *localFile
 	same    bool   // the host has it already: not written
 	prev    string // the previous version's path; "" when the file is new
+	older   string // where the FILE.dt-prev found was moved; "" when there was none
+	kept    bool   // prev was made (a link to the file as it was)
 	madeDir string // the drop-in directory deploy created for it
 	pushed  bool   // written: a rollback restores prev or removes it
 }
@@ -81,11 +91,9 @@ func (c *sftpConn) pushUnitFiles(ctx context.Context, files []*unitFile) error {
 			}
 		}
 		if f.spec.existing != nil {
-			prev, err := c.keepPrevious(ctx, f.spec.target)
-			if err != nil {
+			if err := c.keepPrevious(ctx, f); err != nil {
 				return err
 			}
-			f.prev = prev
 		}
 		if _, err := c.push(ctx, f.local, f.spec); err != nil {
 			if lost := c.lost(); lost != nil {
@@ -98,12 +106,19 @@ func (c *sftpConn) pushUnitFiles(ctx context.Context, files []*unitFile) error {
 	return nil
 }
 
-// keepPrevious keeps target's current content as target.dt-prev (a hard
-// link: target itself is never missing), replacing an older one.
-func (c *sftpConn) keepPrevious(ctx context.Context, target string) (string, error) {
-	prev := target + previousSuffix
-	if err := c.Remove(prev); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("cannot replace the previous version %s: %s", prev, errText(err))
+// keepPrevious keeps f's current content as FILE.dt-prev (a hard link:
+// the file itself is never missing). A FILE.dt-prev already there is
+// moved to FILE.dt-older first, for a rollback to put back.
+func (c *sftpConn) keepPrevious(ctx context.Context, f *unitFile) error {
+	target := f.spec.target
+	prev, older := target+previousSuffix, target+olderSuffix
+	if _, err := c.Lstat(prev); err == nil {
+		if err := c.replace(ctx, prev, older, true); err != nil {
+			return fmt.Errorf("cannot move the previous version %s aside: %s", prev, errText(err))
+		}
+		f.older = older
+	} else if lost := c.lost(); lost != nil {
+		return lost
 	}
 	var err error
 	if c.has(extHardlink) {
@@ -112,29 +127,59 @@ func (c *sftpConn) keepPrevious(ctx context.Context, target string) (string, err
 		err = c.exec(ctx, "ln -- "+Quote(target)+" "+Quote(prev))
 	}
 	if err != nil {
-		return "", fmt.Errorf("cannot keep the previous version as %s: %s", prev, errText(err))
+		return fmt.Errorf("cannot keep the previous version as %s: %s", prev, errText(err))
 	}
-	return prev, nil
+	f.prev, f.kept = prev, true
+	return nil
 }
 
 // restoreSteps put back what pushUnitFiles changed, last file first: the
 // previous version renamed over the file (one atomic rename), a new file
-// removed with the drop-in directory made for it.
+// removed with the drop-in directory made for it, and the FILE.dt-prev
+// found before put back as it was (or the one made removed).
 func restoreSteps(files []*unitFile) []unitStep {
 	var steps []unitStep
 	for i := len(files) - 1; i >= 0; i-- {
 		f := files[i]
-		if !f.pushed {
-			continue
-		}
-		cmd := "mv -f -- " + Quote(f.prev) + " " + Quote(f.spec.target)
-		if f.prev == "" {
+		var cmd string
+		switch {
+		case f.pushed && f.prev == "":
 			cmd = "rm -f -- " + Quote(f.spec.target)
 			if f.madeDir != "" {
 				cmd += " && { rmdir -- " + Quote(f.madeDir) + " 2>/dev/null || true; }"
 			}
+		case f.pushed:
+			cmd = "mv -f -- " + Quote(f.prev) + " " + Quote(f.spec.target)
+		case f.kept:
+			cmd = "rm -f -- " + Quote(f.prev)
 		}
-		steps = append(steps, unitStep{Verb: "restore", Unit: f.Rel, Cmd: cmd})
+		if f.older != "" {
+			more := "mv -f -- " + Quote(f.older) + " " + Quote(f.prev)
+			if cmd == "" {
+				cmd = more
+			} else {
+				cmd += " && " + more
+			}
+		}
+		if cmd != "" {
+			steps = append(steps, unitStep{Verb: "restore", Unit: f.Rel, Cmd: cmd})
+		}
 	}
 	return steps
+}
+
+// dropOlder removes the FILE.dt-older copies once the deploy stands.
+func (d *deployRun) dropOlder(ctx context.Context) {
+	var olds []string
+	for _, f := range d.files {
+		if f.older != "" {
+			olds = append(olds, f.older)
+		}
+	}
+	if len(olds) == 0 {
+		return
+	}
+	ctx, cancel := rollbackContext(ctx)
+	defer cancel()
+	_, _ = d.h.Run(ctx, runner.Command{Cmd: "rm -f -- " + QuoteAll(olds)})
 }

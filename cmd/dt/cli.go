@@ -26,7 +26,7 @@ const (
 	exitFailed      = 1   // one or more hosts failed, or no host matched
 	exitUsage       = 2   // bad flags, pattern or inventory
 	exitModule      = 3   // the module rejected its arguments
-	exitInterrupted = 130 // Ctrl-C or SIGTERM
+	exitInterrupted = 130 // Ctrl-C, SIGTERM or SIGHUP
 )
 
 const helpText = `dt runs a command on many hosts at once, in parallel over native SSH
@@ -91,7 +91,7 @@ CONNECTION KEEPER (--persist D, DT_PERSIST=D, ssh_config ControlPersist)
 EXIT STATUS
    0 every host okay; 1 a host failed or was skipped, or no host matched;
    2 usage, pattern or inventory error; 3 bad module arguments;
-   130 interrupted (Ctrl-C)`
+   130 interrupted (Ctrl-C, SIGTERM, SIGHUP)`
 
 // options is everything the command line says.
 type options struct {

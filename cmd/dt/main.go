@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dtools/dt/runner"
 )
 
@@ -19,9 +21,34 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A hangup (the terminal or the SSH session dt runs in is gone) ends
+	// the run like Ctrl-C, so the cleanup still runs: no temporary left by
+	// copy, deploy's rollback. Unless dt runs under nohup: Notify would
+	// undo the ignoring.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
+	// A write to a closed pipe raises SIGPIPE, which kills a Go program
+	// writing to its stdout: "dt ... | head -1" died at its next line,
+	// leaving remote commands running, copy's temporaries behind and
+	// deploys half done. Taken here, writes fail with EPIPE instead, and
+	// when it is stdout that nobody reads any more the run stops as on
+	// Ctrl-C; a closed pipe of one host (a ProxyCommand's) stops nothing.
+	signal.Notify(sigs, syscall.SIGPIPE)
 	go func() {
-		first := true
+		first, piped := true, false
 		for sig := range sigs {
+			if sig == syscall.SIGPIPE {
+				if piped || !stdoutClosed() {
+					continue
+				}
+				piped = true
+				if first {
+					first = false
+					cancel(runner.ErrInterrupted)
+				}
+				continue
+			}
 			if h := interruptHook.Load(); h != nil && sig == os.Interrupt {
 				(*h)() // dt sh: Ctrl-C stops the running command, not dt
 				continue
@@ -46,3 +73,11 @@ func main() {
 // (cancel the run, exit on a second one): dt sh sets it while a command
 // runs, to stop that command and go back to the prompt.
 var interruptHook atomic.Pointer[func()]
+
+// stdoutClosed reports whether dt's standard output is a pipe or socket
+// whose reader is gone: poll says POLLERR (or POLLHUP) for its write end.
+func stdoutClosed() bool {
+	fds := []unix.PollFd{{Fd: int32(os.Stdout.Fd()), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+}
