@@ -202,7 +202,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		<-done
 		if check("killed mid-write") {
 			// It finished before the kill: put the old file back.
-			writeFile(t, db, []byte(old), 0o600)
+			putBack(t, db, old)
 			continue
 		}
 		if len(temps()) > 0 {
@@ -221,7 +221,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		if check(fmt.Sprintf("killed after %dms", i*15)) {
-			writeFile(t, db, []byte(old), 0o600)
+			putBack(t, db, old)
 		}
 	}
 
@@ -405,6 +405,18 @@ func appendFile(t *testing.T, path, text string) {
 	}
 	defer f.Close()
 	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putBack puts the inventory's old text back while a reader may read it:
+// written aside and renamed into place, as dt writes it, so the reader
+// never sees a file half written (os.WriteFile truncates it first).
+func putBack(t *testing.T, db, text string) {
+	t.Helper()
+	tmp := db + ".test-put-back"
+	writeFile(t, tmp, []byte(text), 0o600)
+	if err := os.Rename(tmp, db); err != nil {
 		t.Fatal(err)
 	}
 }
