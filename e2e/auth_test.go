@@ -329,3 +329,71 @@ func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	}
 	return ptmx, pts
 }
+
+// TestInteractivePasswordEachHost: with -i, hosts run one after another
+// with the terminal handed to each remote command; a later host's password
+// question gets the keystrokes typed for it, never the previous host's
+// stdin reader, and the password is neither shown nor given to a command.
+func TestInteractivePasswordEachHost(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 4, PrivateHome: true, NoSharedKey: true, Password: true})
+	cmd := exec.Command(dtBin, "-i", "-N", "all:", "ssh", "echo in")
+	cmd.Env = f.Env()
+	term := startOnPTY(t, cmd)
+	for _, h := range f.Hosts {
+		term.waitFor("dt: password for " + f.User + "@" + h.HostPort() + " (" + h.Name + "): ")
+		time.Sleep(100 * time.Millisecond) // as a person would: after the question
+		term.typeIn(f.Password + "\r")
+		term.waitFor("okay::dt:ssh:" + h.Name + ":")
+	}
+	text, err := term.wait()
+	if err != nil {
+		t.Errorf("dt: %v", err)
+	}
+	if strings.Contains(text, f.Password) {
+		t.Error("the password was shown")
+	}
+	if n := strings.Count(text, "\r\nin\r\n"); n != len(f.Hosts) {
+		t.Errorf("%d hosts ran, want %d", n, len(f.Hosts))
+	}
+}
+
+// TestPromptNotOverwrittenByProgress: while dt waits for a passphrase on
+// the terminal, the progress line (on since stderr is a terminal) is not
+// drawn over the question; it comes back once the question is answered.
+func TestPromptNotOverwrittenByProgress(t *testing.T) {
+	f := shared(t)
+	const pass = "correct horse"
+	key := encryptedKey(t, f, pass)
+	cfg := bareConfig(t, f, 1, "  IdentityFile "+key)
+	cmd := exec.Command(dtBin, "-F", cfg, "-N", "sys:h001", "ssh", "sleep 0.5; echo in")
+	cmd.Env = append(f.Env(), "HOME="+t.TempDir())
+	term := startOnPTY(t, cmd)
+	term.waitFor("passphrase for ")
+	// Several progress ticks go by while nobody answers.
+	deadline := time.After(5 * output.ProgressTick)
+wait:
+	for {
+		select {
+		case chunk, ok := <-term.chunks:
+			if !ok {
+				break wait
+			}
+			term.screen.WriteString(chunk)
+		case <-deadline:
+			break wait
+		}
+	}
+	asked := term.screen.String()
+	asked = asked[strings.Index(asked, "passphrase for "):]
+	if strings.Contains(asked, "running") || strings.Contains(asked, "\r") {
+		t.Errorf("the question was drawn over: %q", asked)
+	}
+	term.typeIn(pass + "\r")
+	text, err := term.wait()
+	if err != nil || !strings.Contains(text, "okay::dt:ssh:h001:in") {
+		t.Errorf("dt: %v", err)
+	}
+	if !strings.Contains(text[strings.Index(text, "passphrase for "):], "1 running") {
+		t.Errorf("no progress line after the question")
+	}
+}

@@ -142,17 +142,6 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		t.Fatalf("%s: the inventory is neither the old nor the new file (%d bytes)", what, len(data))
 		return false
 	}
-	// putBack restores the old file the way dt writes one, by renaming a
-	// whole file over it: the reader below must never see it half
-	// written (os.WriteFile truncates first).
-	putBack := func() {
-		t.Helper()
-		tmp := filepath.Join(home, "restore.tmp")
-		writeFile(t, tmp, []byte(old), 0o600)
-		if err := os.Rename(tmp, db); err != nil {
-			t.Fatal(err)
-		}
-	}
 	temps := func() []string {
 		m, _ := filepath.Glob(filepath.Join(home, ".dtdb.dt-edit-*"))
 		return m
@@ -213,7 +202,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		<-done
 		if check("killed mid-write") {
 			// It finished before the kill: put the old file back.
-			putBack()
+			putBack(t, db, old)
 			continue
 		}
 		if len(temps()) > 0 {
@@ -232,7 +221,7 @@ func TestInventoryKillMidWrite(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		if check(fmt.Sprintf("killed after %dms", i*15)) {
-			putBack()
+			putBack(t, db, old)
 		}
 	}
 
@@ -480,5 +469,17 @@ func TestTagKeepsGroup(t *testing.T) {
 	want := "fail::dt:tag:web1:inventory not changed: inventory: cannot create a file in " + dir + "/, which an edit needs"
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.HasPrefix(string(out), want) {
 		t.Errorf("read-only directory: %v %q, want exit 1 and %q...", err, out, want)
+	}
+}
+
+// putBack puts the inventory's old text back while a reader may read it:
+// written aside and renamed into place, as dt writes it, so the reader
+// never sees a file half written (os.WriteFile truncates it first).
+func putBack(t *testing.T, db, text string) {
+	t.Helper()
+	tmp := db + ".test-put-back"
+	writeFile(t, tmp, []byte(text), 0o600)
+	if err := os.Rename(tmp, db); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -561,5 +562,96 @@ func TestPersistOtherUserRefused(t *testing.T) {
 	r := dt(t, f, []string{"XDG_RUNTIME_DIR=" + runtimeDir}, "", "mux", "status")
 	if r.code != 1 || !strings.Contains(r.stderr, "socket directory "+runtimeDir+" is owned by uid 65534, neither you (uid 0) nor root") {
 		t.Errorf("root's dt mux status: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// TestPersistPasswordHost: with -i on a terminal, a host that takes only a
+// password logs in, cold and under --persist: the password is asked
+// before the terminal is handed to the remote command (else the command's
+// stdin took the keystrokes and the login waited for ever), and the keeper,
+// which only signs with keys, leaves the host to dt, which asks the
+// password on its own terminal: the password never travels to the keeper,
+// which keeps nothing for the host.
+func TestPersistPasswordHost(t *testing.T) {
+	f := fleet.StartTest(t, fleet.Options{N: 1, PrivateHome: true, NoSharedKey: true, Password: true})
+	env := muxEnv(t, f)
+	runtimeDir := strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	for _, persist := range []string{"no", "1m"} {
+		cmd := exec.Command(dtBin, "-i", "-N", "--persist", persist, "sys:h001", "ssh", "echo in")
+		cmd.Env = append(f.Env(), env...)
+		term := startOnPTY(t, cmd)
+		term.waitFor("dt: password for " + f.User + "@" + f.Hosts[0].HostPort() + " (h001): ")
+		term.typeIn(f.Password + "\r")
+		term.waitFor("h001:")
+		text, err := term.wait()
+		if err != nil || !strings.Contains(text, "\nin\r\nokay::dt:ssh:h001:") {
+			t.Errorf("--persist %s: %v; want h001 okay", persist, err)
+		}
+		if strings.Contains(text, f.Password) {
+			t.Errorf("--persist %s: the password was echoed", persist)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(runtimeDir, "keeper.log"))
+	if strings.Contains(string(log), f.Password) || strings.Contains(string(log), "dialed h001") {
+		t.Errorf("keeper log:\n%s", log)
+	}
+}
+
+// TestPersistDialWaitBounded: a dt whose login waits on its terminal (a
+// key's passphrase nobody types yet) does not hold another dt's run on the
+// same host: the other waits for the shared dial at most its connect
+// timeout, then dials itself, and ends as it would on a cold run.
+func TestPersistDialWaitBounded(t *testing.T) {
+	f := shared(t)
+	env := muxEnv(t, f)
+	key := encryptedKey(t, f, "sekrit")
+	cfg := bareConfig(t, f, 1, "  IdentityFile "+key)
+	home := t.TempDir()
+	env = append(env, "HOME="+home)
+
+	asking := exec.Command(dtBin, "-F", cfg, "-N", "--persist", "1m", "sys:h001", "ssh", "true")
+	asking.Env = append(f.Env(), env...)
+	term := startOnPTY(t, asking)
+	term.waitFor("passphrase for ")
+	defer asking.Process.Kill()
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	other := exec.CommandContext(ctx, dtBin, "-F", cfg, "-T", "2", "--persist", "1m", "sys:h001", "ssh", "true")
+	other.Env = append(f.Env(), env...)
+	other.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no terminal: the key cannot be used
+	out, _ := other.Output()
+	if ctx.Err() != nil {
+		t.Fatalf("the second dt waited 20s for the first one's passphrase")
+	}
+	if !strings.Contains(string(out), "auth: ") || !strings.Contains(string(out), key+" is encrypted") {
+		t.Errorf("got %q after %s, want the cold run's auth failure naming the encrypted key", out, time.Since(start).Round(time.Millisecond))
+	}
+	term.typeIn("sekrit\r")
+	if text, err := term.wait(); err != nil || !strings.Contains(text, "okay::dt:ssh:h001:") {
+		t.Errorf("the first dt: %v", err)
+	}
+}
+
+// TestPersistRaceStart: dt runs that start together on a fresh socket
+// directory all get answers over one keeper.
+func TestPersistRaceStart(t *testing.T) {
+	f := shared(t)
+	env := muxEnv(t, f)
+	var wg sync.WaitGroup
+	runs := make([]run, 6)
+	for i := range runs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			runs[i] = dt(t, f, env, "", "--persist", "1m", "sys:h001,h002,h003", "ssh", "echo $DT_TEST_HOST")
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range runs {
+		if r.code != 0 || r.stderr != "" || len(records(t, r.stdout)) != 3 {
+			t.Errorf("run %d: exit %d stderr %q", i, r.code, r.stderr)
+		}
 	}
 }

@@ -60,6 +60,13 @@ type commandJob struct {
 func (j commandJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 	c := runner.Command{Cmd: j.cmd}
 	if j.opts.Interactive {
+		// Log in before the terminal is read for the remote command or
+		// made raw: the login may ask a password or a passphrase on it,
+		// and the keystrokes must reach that question, not the command.
+		if err := h.Connect(ctx); err != nil {
+			emit(h.Result(runner.Result{ExitCode: -1}, err))
+			return
+		}
 		c.Stdout, c.Stderr, c.PTY = j.opts.Stdout, j.opts.Stderr, j.opts.StdinIsTerminal
 		if j.opts.Stdin != nil {
 			in := j.opts.Stdin.Reader()

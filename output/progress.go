@@ -26,6 +26,7 @@ type Progress struct {
 	// midline: the guarded terminal's cursor is inside a line (a large
 	// record written in pieces); drawing must wait for its end.
 	midline bool
+	paused  int // Pause calls not resumed: nothing is drawn
 	quit    chan struct{}
 	done    chan struct{}
 }
@@ -60,7 +61,7 @@ func (p *Progress) loop() {
 
 // draw writes the line; the caller holds p.mu.
 func (p *Progress) draw() {
-	if p.midline {
+	if p.midline || p.paused > 0 {
 		return
 	}
 	line := p.tally.progressText(time.Since(p.start))
@@ -76,6 +77,24 @@ func (p *Progress) erase() {
 	if p.shown {
 		_ = writeAll(p.w, []byte("\r\x1b[K"))
 		p.shown = false
+	}
+}
+
+// Pause takes the line away and draws it no more until the returned
+// function is called: while dt asks a question on the terminal (a
+// passphrase, a password), whose prompt the line would overwrite.
+func (p *Progress) Pause() (resume func()) {
+	p.mu.Lock()
+	p.paused++
+	p.erase()
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.paused--
+			p.mu.Unlock()
+		})
 	}
 }
 

@@ -27,10 +27,35 @@ import (
 //     MESSAGE's prefix ("exit N: ", "connect: ", ...; a failure without one
 //     gets StageModule) and Message the rest of MESSAGE plus the newline
 //     the line format dropped.
+//
+// Memory stays bounded whatever the input: a line over 64 KiB is not held
+// (see maxLine); an OMNI record that long comes with its message spilled
+// (Record.Spilled), which ReadRecords releases once fn returns: fn
+// Retains it to keep it.
 func ReadRecords(r io.Reader, fn func(Record) error, bad func(line int, err error)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
+		line, complete, err := readUpTo(br, maxLine)
+		if !complete && err == nil {
+			rec, berr, rerr := readLong(br, line)
+			switch {
+			case berr != nil:
+				bad(n, berr)
+			case rerr == nil || rerr == io.EOF:
+				ferr := fn(rec)
+				rec.Release()
+				if ferr != nil {
+					return ferr
+				}
+			}
+			if rerr == io.EOF {
+				return nil
+			}
+			if rerr != nil {
+				return rerr
+			}
+			continue
+		}
 		if len(line) > 0 {
 			text := strings.TrimRight(string(line), "\r\n")
 			if strings.TrimSpace(text) != "" {

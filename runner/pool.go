@@ -170,13 +170,14 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 		e, err := p.get(ctx, keptPrefix+key, false, func() (*ssh.Client, error) {
 			return p.connect(ctx, t, key)
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			return &Lease{p: p, entries: []*poolEntry{e}, Client: e.client}, nil
-		}
-		if !errors.Is(err, ErrConnectorUnavailable) {
+		case errors.Is(err, ErrConnectorUnavailable):
+			p.noKeeper.Store(true) // the connector said why, once; dial ourselves
+		case !p.askDirect(err):
 			return nil, err
 		}
-		p.noKeeper.Store(true) // the connector said why, once; dial ourselves
 	}
 	l, via, err := p.jumps(ctx, t)
 	if err != nil {
@@ -192,6 +193,16 @@ func (p *Pool) Acquire(ctx context.Context, t *Target) (*Lease, error) {
 	l.entries = append(l.entries, e)
 	l.Client = e.client
 	return l, nil
+}
+
+// askDirect reports whether a host the Connector could not log in to is
+// dialed by the pool itself: when the keys were refused and the person may
+// be asked a password (Config.Ask, -i on a terminal). The Connector only
+// signs with keys; a password or keyboard-interactive answer never
+// travels to it, so such a host is reached as on a cold run, and not kept.
+func (p *Pool) askDirect(err error) bool {
+	var se *Error
+	return p.cfg.Ask != nil && errors.As(err, &se) && se.Stage == output.StageAuth
 }
 
 // keptPrefix sets the keys of connections made by the Connector apart

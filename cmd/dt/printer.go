@@ -53,6 +53,7 @@ func newPrinter(opts options, e env, total int) (*printer, error) {
 			width = 0
 		}
 		p.progress = output.StartProgress(e.stderr, p.tally, p.start, width)
+		setTerminalQuiet(p.progress.Pause)
 		if outTerm {
 			stdout = p.progress.Guard(stdout)
 		}
@@ -88,6 +89,7 @@ func (p *printer) track() output.Tracker {
 // stop ends the progress line.
 func (p *printer) stop() {
 	if p.progress != nil {
+		setTerminalQuiet(nil)
 		p.progress.Stop()
 		p.progress = nil
 	}

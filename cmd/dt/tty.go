@@ -39,6 +39,7 @@ func ttyConfirm(question string) (bool, error) {
 
 // ttyLine asks for one line on the controlling terminal, echoed as typed.
 func ttyLine(prompt string) ([]byte, error) {
+	defer quietTerminal()()
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("no terminal: %w", err)
@@ -58,6 +59,7 @@ func ttyLine(prompt string) ([]byte, error) {
 // first Ctrl-C), or dt exiting at once on a second Ctrl-C (see
 // restoreTerminals). It fails when there is no terminal.
 func ttyPrompt(ctx context.Context, prompt string) ([]byte, error) {
+	defer quietTerminal()()
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("no terminal: %w", err)
@@ -154,4 +156,31 @@ func restoreTerminals() {
 		fn()
 		delete(exitHooks.fns, id)
 	}
+}
+
+// terminalQuiet, when set, takes dt's progress line off the terminal while
+// a question is asked there (the line would overwrite its prompt), and
+// returns what lets it be drawn again.
+var (
+	terminalQuietMu sync.Mutex
+	terminalQuiet   func() (resume func())
+)
+
+// setTerminalQuiet sets (nil: clears) what quietTerminal calls.
+func setTerminalQuiet(fn func() (resume func())) {
+	terminalQuietMu.Lock()
+	terminalQuiet = fn
+	terminalQuietMu.Unlock()
+}
+
+// quietTerminal keeps the progress line off the terminal until the
+// returned function is called.
+func quietTerminal() (resume func()) {
+	terminalQuietMu.Lock()
+	fn := terminalQuiet
+	terminalQuietMu.Unlock()
+	if fn == nil {
+		return func() {}
+	}
+	return fn()
 }

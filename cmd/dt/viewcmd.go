@@ -83,6 +83,7 @@ func viewCommand(args []string, opts options, e env) int {
 			failed = true
 		}
 		if args[0] == "host" {
+			r.Retain() // a spilled message stays until written
 			held = append(held, r)
 			return nil
 		}
@@ -93,9 +94,10 @@ func viewCommand(args []string, opts options, e env) int {
 	})
 	if err == nil {
 		for _, r := range byHost(held) {
-			if err = v.Write(r); err != nil {
-				break
+			if err == nil {
+				err = v.Write(r)
 			}
+			r.Release()
 		}
 	}
 	if cerr := v.Close(); err == nil {

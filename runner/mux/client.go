@@ -77,8 +77,12 @@ func (c *Client) unavailable(err error) error {
 		}
 		msg := "connection keeper not used, connecting directly: " + err.Error()
 		var ue *UnsafeDirError
-		if errors.As(err, &ue) && ue.Hint != "" {
+		var ve *VersionError
+		switch {
+		case errors.As(err, &ue) && ue.Hint != "":
 			msg += "; hint: " + ue.Hint
+		case errors.As(err, &ve):
+			msg += "; hint: dt mux stop (then the next run starts this dt's keeper)"
 		}
 		c.o.Warn(msg)
 	})
@@ -96,7 +100,7 @@ func (c *Client) start() (ssh.Conn, error) {
 	err := ErrNotRunning
 	for attempt := 1; attempt <= 3; attempt++ {
 		var conn ssh.Conn
-		if conn, err = dialKeeper(c.o.Dir); !errors.Is(err, ErrNotRunning) {
+		if conn, err = c.dialCurrent(); !errors.Is(err, ErrNotRunning) {
 			return conn, err
 		}
 		if err := prepareDir(c.o.Dir, true); err != nil {
@@ -105,12 +109,26 @@ func (c *Client) start() (ssh.Conn, error) {
 		if err := spawn(c.o.Exe, keeperEnv(getenv)); err != nil {
 			return nil, err
 		}
-		if conn, err = dialKeeper(c.o.Dir); !errors.Is(err, ErrNotRunning) {
+		if conn, err = c.dialCurrent(); !errors.Is(err, ErrNotRunning) {
 			return conn, err
 		}
 		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 	}
 	return nil, err
+}
+
+// dialCurrent connects to the keeper, and refuses one that speaks
+// another protocol (see protoVersion).
+func (c *Client) dialCurrent() (ssh.Conn, error) {
+	conn, err := dialKeeper(c.o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVersion(conn, Socket(c.o.Dir)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // Connect implements runner.Connector.

@@ -12,6 +12,26 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// VersionError is a keeper that speaks another protocol: one started by an
+// older or newer dt. dt does not use it.
+type VersionError struct {
+	Socket  string
+	Version string // the keeper's SSH version string
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("the keeper at %s is another dt's (it speaks %q, this dt %q)", e.Socket, e.Version, protoVersion)
+}
+
+// checkVersion returns a *VersionError unless conn's keeper speaks this
+// dt's protocol.
+func checkVersion(conn ssh.Conn, sock string) error {
+	if v := string(conn.ServerVersion()); v != protoVersion {
+		return &VersionError{Socket: sock, Version: v}
+	}
+	return nil
+}
+
 // ErrNotRunning is returned when no keeper listens on the socket: there is
 // no socket, or a stale one nobody answers on.
 var ErrNotRunning = errors.New("no connection keeper is running")
@@ -57,6 +77,7 @@ func dialKeeper(dir string) (ssh.Conn, error) {
 		// adds nothing to that.
 		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { return nil },
 		Timeout:         dialTimeout,
+		ClientVersion:   protoVersion,
 	}
 	nc.SetDeadline(time.Now().Add(dialTimeout))
 	conn, chans, reqs, err := ssh.NewClientConn(nc, "dt-mux", cfg)

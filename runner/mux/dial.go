@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -36,8 +37,11 @@ func dialConversation(ctx context.Context, c *Client, kc ssh.Conn, t *runner.Tar
 	if err != nil {
 		return query{}, err
 	}
-	ch, reqs, err := kc.OpenChannel(chanDial, data)
+	ch, reqs, err := openDial(ctx, kc, data)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return query{}, cause
+		}
 		return query{}, c.unavailable(fmt.Errorf("the keeper did not take the connection: %v", err))
 	}
 	go ssh.DiscardRequests(reqs)
@@ -45,10 +49,12 @@ func dialConversation(ctx context.Context, c *Client, kc ssh.Conn, t *runner.Tar
 	stop := context.AfterFunc(ctx, func() { ch.Close() })
 	defer stop()
 
-	dec, enc := json.NewDecoder(ch), json.NewEncoder(ch)
+	limit := newLimitReader(ch)
+	dec, enc := json.NewDecoder(limit), json.NewEncoder(ch)
 	signers := make([][]ssh.Signer, len(hops))
 	for {
 		var q query
+		limit.reset()
 		if err := dec.Decode(&q); err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				return query{}, cause
@@ -124,4 +130,40 @@ func sign(s ssh.Signer, data []byte, algo string) (*ssh.Signature, error) {
 		}
 	}
 	return s.Sign(rand.Reader, data)
+}
+
+// openDial opens the dial channel, waiting at most dialTimeout for the
+// keeper's answer (it answers at once, before it dials anything): a keeper
+// that takes the local connection but never answers is not used, rather
+// than holding the run for ever.
+func openDial(ctx context.Context, kc ssh.Conn, data []byte) (ssh.Channel, <-chan *ssh.Request, error) {
+	type opened struct {
+		ch   ssh.Channel
+		reqs <-chan *ssh.Request
+		err  error
+	}
+	res := make(chan opened, 1)
+	go func() {
+		ch, reqs, err := kc.OpenChannel(chanDial, data)
+		res <- opened{ch, reqs, err}
+	}()
+	abandon := func() {
+		go func() {
+			if o := <-res; o.ch != nil {
+				o.ch.Close()
+			}
+		}()
+	}
+	timer := time.NewTimer(dialTimeout)
+	defer timer.Stop()
+	select {
+	case o := <-res:
+		return o.ch, o.reqs, o.err
+	case <-timer.C:
+		abandon()
+		return nil, nil, fmt.Errorf("no answer within %s", dialTimeout)
+	case <-ctx.Done():
+		abandon()
+		return nil, nil, context.Cause(ctx)
+	}
 }

@@ -4,6 +4,13 @@ import (
 	"time"
 )
 
+// protoVersion is the SSH version string of dt and its keeper. It names
+// the protocol below: change its number with any change a keeper of
+// another dt could misread. dt uses a keeper only when the keeper's
+// version is its own (a keeper left running by an older or newer dt is
+// not used, and "dt mux stop" ends it), so two protocols are never mixed.
+const protoVersion = "SSH-2.0-dt-mux-1"
+
 // The channel and global request types between dt and its keeper.
 const (
 	// chanDial asks for a connection; its extra data is a dialRequest in

@@ -12,13 +12,15 @@ import (
 // conv is the keeper's side of a dial conversation: it asks dt, which
 // answers from its known_hosts and keyring.
 type conv struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-	dec *json.Decoder
+	mu    sync.Mutex
+	enc   *json.Encoder
+	dec   *json.Decoder
+	limit *limitReader // bounds each answer
 }
 
 func newConv(rw io.ReadWriter) *conv {
-	return &conv{enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
+	limit := newLimitReader(rw)
+	return &conv{enc: json.NewEncoder(rw), dec: json.NewDecoder(limit), limit: limit}
 }
 
 // refusal is dt's "no" to a question: a host key known_hosts does not
@@ -35,6 +37,7 @@ func (c *conv) ask(q query) (answer, error) {
 	if err := c.enc.Encode(q); err != nil {
 		return a, err
 	}
+	c.limit.reset()
 	if err := c.dec.Decode(&a); err != nil {
 		return a, err
 	}

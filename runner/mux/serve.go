@@ -113,7 +113,7 @@ func newServer(o ServeOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &ssh.ServerConfig{Config: localAlgorithms, NoClientAuth: true}
+	cfg := &ssh.ServerConfig{Config: localAlgorithms, NoClientAuth: true, ServerVersion: protoVersion}
 	cfg.AddHostKey(hostKey)
 	s := &server{
 		dir: o.Dir, uid: os.Getuid(), sshCfg: cfg, started: time.Now(),

@@ -21,6 +21,10 @@ type hopErr struct {
 func (e *hopErr) Error() string { return e.err.Error() }
 func (e *hopErr) Unwrap() error { return e.err }
 
+// dialWaitDefault bounds the wait for another dial of the same key when
+// the hop has no connect timeout.
+const dialWaitDefault = 10 * time.Second
+
 // errClosing: the keeper is stopping.
 var errClosing = errors.New("the connection keeper is stopping")
 
@@ -62,7 +66,11 @@ func (s *server) unpin(k *kept) {
 // is retired and replaced), else a new one. Dials of one key are not run
 // twice at once: a second caller waits for the first, then takes its
 // connection (checking it too) or, when that dial failed, dials itself.
+// It waits at most its connect timeout: the first dial may be waiting on
+// its dt's terminal (a passphrase nobody types), and another dt's run
+// must not wait with it.
 func (s *server) hop(ctx context.Context, cv *conv, i int, h hopSpec, via *kept, env []string) (*kept, bool, error) {
+	waited := false
 	for {
 		s.mu.Lock()
 		if s.closing {
@@ -92,23 +100,37 @@ func (s *server) hop(ctx context.Context, cv *conv, i int, h hopSpec, via *kept,
 			s.logf("%s (%s): kept host key no longer trusted, dialing anew: %v", h.Name, h.Dest, err)
 			continue
 		}
-		if wait, ok := s.dialing[h.Key]; ok {
+		if wait, ok := s.dialing[h.Key]; ok && !waited {
 			s.mu.Unlock()
+			limit := h.ConnectTimeout
+			if limit <= 0 {
+				limit = dialWaitDefault
+			}
+			timer := time.NewTimer(limit)
 			select {
 			case <-wait:
-				continue
+				timer.Stop()
+			case <-timer.C:
+				waited = true
+				s.logf("%s (%s): another dial still runs after %s, dialing alongside", h.Name, h.Dest, limit)
 			case <-ctx.Done():
+				timer.Stop()
 				return nil, false, ctx.Err()
 			}
+			continue
 		}
 		done := make(chan struct{})
-		s.dialing[h.Key] = done
+		if _, ok := s.dialing[h.Key]; !ok {
+			s.dialing[h.Key] = done
+		}
 		s.mu.Unlock()
 
 		k, err := s.dialHop(ctx, cv, i, h, via, env)
 
 		s.mu.Lock()
-		delete(s.dialing, h.Key)
+		if s.dialing[h.Key] == done {
+			delete(s.dialing, h.Key)
+		}
 		close(done)
 		if err == nil {
 			if old := s.kept[h.Key]; old != nil {
