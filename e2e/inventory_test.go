@@ -409,6 +409,69 @@ func appendFile(t *testing.T, path, text string) {
 	}
 }
 
+// TestTagKeepsGroup: a group-shared inventory (mode 0664, group 4242)
+// edited by a member of the group who does not own it keeps its group,
+// so the others of the group can still edit it; the editor becomes the
+// owner, as the new file is theirs. dt runs as nobody with 4242 among
+// its groups, in a directory without setgid (where the new file would
+// otherwise get nobody's group).
+func TestTagKeepsGroup(t *testing.T) {
+	const group = 4242
+	if err := os.Chmod(filepath.Dir(dtBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "dt-e2e-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "dtdb")
+	writeFile(t, inv, []byte("web1 linux\n"), 0o664)
+	if err := os.Chown(inv, 0, group); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(inv, 0o664); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", fmt.Sprintf("--groups=%d", group),
+		dtBin, "-D", inv, "sys:web1", "tag", "+web")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "okay::dt:tag:web1:linux web\n" {
+		t.Fatalf("dt as nobody: %v\n%s", err, out)
+	}
+	st, err := os.Stat(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if sys.Gid != group || sys.Uid != 65534 || st.Mode().Perm() != 0o664 {
+		t.Errorf("after the edit: uid %d gid %d mode %v, want uid 65534 gid %d mode 0664", sys.Uid, sys.Gid, st.Mode().Perm(), group)
+	}
+	if data, _ := os.ReadFile(inv); string(data) != "web1 linux web\n" {
+		t.Errorf("inventory %q", data)
+	}
+
+	// A file nobody may write, in a directory nobody may not: the edit
+	// needs the directory, and the failure says so.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(inv, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dtBin, "-D", inv, "sys:web1", "tag", "+db")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	out, err = cmd.CombinedOutput()
+	want := "fail::dt:tag:web1:inventory not changed: inventory: cannot create a file in " + dir + "/, which an edit needs"
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.HasPrefix(string(out), want) {
+		t.Errorf("read-only directory: %v %q, want exit 1 and %q...", err, out, want)
+	}
+}
+
 // putBack puts the inventory's old text back while a reader may read it:
 // written aside and renamed into place, as dt writes it, so the reader
 // never sees a file half written (os.WriteFile truncates it first).

@@ -219,6 +219,14 @@ func TestGates(t *testing.T) {
 		t.Errorf("gate never passes: took %v, want about 2s", took)
 	}
 
+	// A try cut off by the deadline does not hide the answer before it.
+	slow := filepath.Join(dir, "slow")
+	r = dt(t, f, nil, "", "--gate", "if [ -e "+slow+" ]; then sleep 5; fi; touch "+slow+"; echo down; exit 7",
+		"--gate-interval", "200ms", "--gate-timeout", "1500ms", "sys:h003", "ssh", "echo deployed")
+	if rec := records(t, r.stdout)["h003"]; r.code != 1 || !strings.Contains(string(rec.Message), " tries; last: exit 7: down); deployed") {
+		t.Errorf("gate cut off: exit %d %q", r.code, rec.Message)
+	}
+
 	marker := filepath.Join(dir, "gated")
 	r = dt(t, f, nil, "", "--gate", "touch "+marker, "sys:h004", "ssh", "exit 4")
 	if rec := records(t, r.stdout)["h004"]; rec.Status != output.Fail || string(rec.Message) != "exit 4" {

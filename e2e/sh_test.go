@@ -37,6 +37,8 @@ func (term *terminal) waitForN(s string, n int) {
 func TestShell(t *testing.T) {
 	f := fleet.StartTest(t, fleet.Options{N: 3})
 	hist := filepath.Join(t.TempDir(), "history")
+	// A history file others may read is made private before lines go in.
+	writeFile(t, hist, []byte("echo old\n"), 0o644)
 	// Lines, to find each host's answer; gather (the default) at the end.
 	cmd := exec.Command(dtBin, "-N", "--view", "lines", "all:", "sh")
 	cmd.Env = append(f.Env(), "DT_HISTFILE="+hist)
@@ -124,7 +126,7 @@ func TestShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"echo two", ":use sys:h001,h002", ":fail", "sleep 30; echo never", ":quit"} {
+	for _, line := range []string{"echo old", "echo two", ":use sys:h001,h002", ":fail", "sleep 30; echo never", ":quit"} {
 		if !strings.Contains(string(data), line+"\n") && !strings.HasSuffix(string(data), line) {
 			t.Errorf("history lacks %q: %q", line, data)
 		}

@@ -390,6 +390,10 @@ func TestSystemd(t *testing.T) {
 		testCopySudo(t, f, asFleet)
 	})
 
+	t.Run("ssh-copy-id --sudo goes to root", func(t *testing.T) {
+		testSSHCopyIDSudo(t, f, asFleet)
+	})
+
 	t.Run("journal merged by time", func(t *testing.T) {
 		// Alternate log lines between the hosts, in a known order.
 		tag := fmt.Sprintf("dtmerge%d", time.Now().UnixNano())

@@ -172,6 +172,13 @@ func (c *Client) host(inst types.Instance) (hosts.Host, bool) {
 	if a, err := netip.ParseAddr(name); err == nil {
 		name = a.String()
 	}
+	// The name reaches ssh_config's %h (ProxyCommand, Match exec, run by a
+	// shell) and local's command line: it must be a host name as the
+	// inventory would accept it, never text a shell gives a meaning to.
+	if hop, err := hosts.ParseHop(name); err != nil || hop.Name != name || hop.User != "" || hop.Port != "" {
+		c.warn("ec2: instance %s has the address %q, which is not a host name or IP address; left out", label, name)
+		return hosts.Host{}, false
+	}
 	return hosts.Host{Hop: hosts.Hop{Name: name}, Tags: Tags(inst.Tags), Where: "ec2:" + id}, true
 }
 

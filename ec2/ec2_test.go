@@ -144,3 +144,41 @@ func TestTags(t *testing.T) {
 		}
 	}
 }
+
+// TestHostBadAddress: an address that is not a host name (it would reach
+// a shell through ssh_config's %h, or local's command line) leaves the
+// instance out with a warning; good names and IPs are kept.
+func TestHostBadAddress(t *testing.T) {
+	running := &types.InstanceState{Name: types.InstanceStateNameRunning}
+	for _, c := range []struct {
+		dns, ip string
+		private bool
+		want    string // "" when left out
+	}{
+		{dns: "ec2-1-2-3-4.compute.amazonaws.com", want: "ec2-1-2-3-4.compute.amazonaws.com"},
+		{ip: "2001:db8::1", want: "2001:db8::1"},
+		{dns: "x;touch /tmp/pwned"},
+		{dns: "$(id)"},
+		{dns: "-oProxyCommand=sh"},
+		{dns: "root@web1"},
+		{dns: "web1:2222"},
+		{dns: "web 1"},
+		{ip: "10.0.0.1;id", private: true},
+	} {
+		var warnings []string
+		cl := New(Options{Private: c.private, Warn: func(s string) { warnings = append(warnings, s) }})
+		inst := types.Instance{State: running, InstanceId: aws.String("i-1")}
+		if c.private {
+			inst.PrivateIpAddress = aws.String(c.ip)
+		} else {
+			inst.PublicDnsName, inst.PublicIpAddress = aws.String(c.dns), aws.String(c.ip)
+		}
+		h, ok := cl.host(inst)
+		switch {
+		case c.want != "" && (!ok || h.Name != c.want):
+			t.Errorf("%q %q: got %q %v, want %q", c.dns, c.ip, h.Name, ok, c.want)
+		case c.want == "" && (ok || len(warnings) != 1 || !strings.Contains(warnings[0], "not a host name")):
+			t.Errorf("%q %q: got %q %v, warnings %q; want it left out with a warning", c.dns, c.ip, h.Name, ok, warnings)
+		}
+	}
+}

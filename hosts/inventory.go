@@ -85,6 +85,7 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	idx := make(map[string]int)
 	intern := make(map[string]string)
 	lr := newLineReader(r, maxInventoryLine)
+	lr.stopLong = true // a long line is an error: never read to its end
 	var hb hostBuf
 	var (
 		tagBuf  [32]string
@@ -462,6 +463,10 @@ type lineReader struct {
 	max  int
 	buf  []byte
 	line int // number of the line last returned
+	// stopLong returns a line as soon as it is known to be long, without
+	// reading the rest of it: for a reader that rejects long lines, so
+	// that an endless one (-D /dev/zero) ends at once.
+	stopLong bool
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -482,6 +487,10 @@ func (lr *lineReader) next() (line []byte, long bool, err error) {
 		if room := lr.max + 2 - len(lr.buf); len(chunk) > room {
 			lr.buf = append(lr.buf, chunk[:room]...)
 			long = true
+			if lr.stopLong {
+				lr.line++
+				return lr.buf[:lr.max], true, nil
+			}
 		} else {
 			lr.buf = append(lr.buf, chunk...)
 		}

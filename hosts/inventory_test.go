@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -265,6 +266,37 @@ func TestParseKnownHosts(t *testing.T) {
 	}
 	if _, err := LoadKnownHosts(filepath.Join(t.TempDir(), "x")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: got %v", err)
+	}
+}
+
+// endless is a line without end (as -D /dev/zero reads), up to limit
+// bytes; read counts what was taken.
+type endless struct{ read, limit int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.read >= e.limit {
+		return 0, io.EOF
+	}
+	n := min(len(p), e.limit-e.read)
+	for i := range p[:n] {
+		p[i] = 'a'
+	}
+	e.read += n
+	return n, nil
+}
+
+// TestParseInventoryEndlessLine: a line past the limit is an error as
+// soon as it is known to be one; the inventory reader does not read on
+// to its end, which for /dev/zero never comes.
+func TestParseInventoryEndlessLine(t *testing.T) {
+	r := &endless{limit: 256 << 20}
+	_, err := ParseInventory(r, "/dev/zero")
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, "line too long") {
+		t.Errorf("err %v, want line 1 too long", err)
+	}
+	if r.read > maxInventoryLine+128<<10 {
+		t.Errorf("read %d bytes of an endless line before giving up", r.read)
 	}
 }
 

@@ -27,9 +27,10 @@ var ErrNoInventory = errors.New("no inventory file")
 //   - a file that does not parse is never written (the *ParseError is
 //     returned), and neither is one edit leaves unchanged;
 //   - the new text is written to a temporary file in the same directory,
-//     synced, given the old file's mode (and owner, where allowed) and
-//     renamed over the old one, so that the file is always either the old
-//     or the new one, whenever the process dies;
+//     synced, given the old file's mode, owner (as root) and group (as
+//     root or a member of it) and renamed over the old one, so that the
+//     file is always either the old or the new one, whenever the process
+//     dies;
 //   - a symlink is followed: the file it points to is replaced, the link
 //     stays.
 //
@@ -136,6 +137,9 @@ func replaceFile(path string, data []byte, st fs.FileInfo) error {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("inventory: cannot create a file in %s, which an edit needs (the new inventory is written next to the old one and renamed over it, never half written): %w", dir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
@@ -147,7 +151,12 @@ func replaceFile(path string, data []byte, st fs.FileInfo) error {
 		}
 	}()
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		_ = tmp.Chown(int(sys.Uid), int(sys.Gid)) // works for root; others own it already
+		// Root keeps owner and group. Anyone else becomes the owner (the
+		// new file is theirs) but keeps the group when they belong to it,
+		// so a group-shared inventory stays writable by the group.
+		if tmp.Chown(int(sys.Uid), int(sys.Gid)) != nil {
+			_ = tmp.Chown(-1, int(sys.Gid))
+		}
 	}
 	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
 		return fmt.Errorf("inventory: %w", err)

@@ -31,8 +31,9 @@ func (Add) Usage() string {
 	return `dt PATTERN add [--no-keyscan] [TAG...]
 
 Adds the matched hosts to the inventory (-D FILE, $DTOOLS_DB or ~/.dtdb,
-created if missing) with the tags given, as "[user@]host[:port][|jump]
-TAG...", the way they were named:
+created if missing) with the tags given, as "[user@]host[:port] TAG...",
+the way they were named (a host reached through a jump host gets it from
+ssh_config's ProxyJump, or from "|jump" written on its line):
 
   dt sys:web[01-04],root@db1:2222 add linux web
   dt --host-keys accept-new sys:new1 add linux

@@ -187,7 +187,8 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 		hostEmit(h.Fail(&runner.Error{Stage: runner.Stage(err), Err: errors.New("interrupted before start")}))
 		return failed
 	}
-	if !local {
+	gate := r.Rollout.Gate.Cmd != "" && GateApplies(r.Job)
+	if !local || gate {
 		t, err := r.Resolver.Resolve(h.Entry)
 		if err != nil {
 			hostEmit(h.Fail(&runner.Error{Stage: output.StageResolve, Err: err}))
@@ -202,7 +203,7 @@ func (r Run) host(ctx context.Context, i int, local, raw bool, out *countingWrit
 		jobCtx, cancel = context.WithTimeoutCause(ctx, r.Timeout, &runner.TimeoutError{After: r.Timeout})
 		defer cancel()
 	}
-	if r.Rollout.Gate.Cmd == "" || local {
+	if !gate {
 		r.Job.Run(jobCtx, h, hostEmit)
 		if h.done != nil {
 			h.done(jobCtx)

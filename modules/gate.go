@@ -52,7 +52,12 @@ func (g Gate) wait(ctx context.Context, h *Host) error {
 		case err != nil && context.Cause(gctx) == nil:
 			return err // the host itself failed (connection lost)
 		case err != nil:
-			last = "still running after " + timeout.String()
+			// Cut off by the deadline: the last answer the gate gave
+			// says more than that (and under load a try that would
+			// have failed the same way can take long).
+			if last == "" {
+				last = "still running after " + timeout.String()
+			}
 		default:
 			last = fmt.Sprintf("exit %d", res.ExitCode)
 			if res.Signal != "" {
@@ -115,4 +120,26 @@ func (g *gated) release(emit func(output.Record), gateErr error) {
 		}
 		emit(r)
 	}
+}
+
+// HostGate is implemented by a job that connects to no host but whose
+// work is about the host all the same (local: a command here that acts on
+// it): --gate runs on the host after it, over a connection of its own.
+type HostGate interface {
+	GateOnHost() bool
+}
+
+// GateApplies reports whether --gate means something after job: a job
+// that works on the hosts runs the gate on its connection, a HostGate job
+// on one dialled for the gate; the inventory modules (add, tag, del) and
+// list touch no host, and a gate after them would check nothing they did.
+func GateApplies(job Job) bool {
+	if _, ok := job.(BatchJob); ok {
+		return false
+	}
+	if lj, ok := job.(LocalJob); ok && lj.Local() {
+		hg, ok := job.(HostGate)
+		return ok && hg.GateOnHost()
+	}
+	return true
 }

@@ -37,7 +37,8 @@ The command also finds the name in $DT_HOST. Nothing connects to the
 hosts. Output is stdout and stderr in arrival order; a non-zero exit
 fails the host with "exit N: OUTPUT"; on --timeout or Ctrl-C the
 command's process group gets TERM, then KILL. With -i the hosts run one
-at a time with the terminal attached.`
+at a time with the terminal attached, as from a shell: a program that
+asks on the terminal (ipmitool -a, a passphrase) gets the answer typed.`
 }
 
 // Prepare implements Module.
@@ -55,6 +56,10 @@ type localJob struct {
 
 // Local implements LocalJob: local never dials.
 func (localJob) Local() bool { return true }
+
+// GateOnHost implements HostGate: with --gate, the gate runs on the host
+// (over SSH) after the command here.
+func (localJob) GateOnHost() bool { return true }
 
 // hostPlaceholder is replaced by the host's name in local's command.
 const hostPlaceholder = "{host}"
@@ -74,8 +79,10 @@ func (j localJob) Run(ctx context.Context, h *Host, emit func(output.Record)) {
 		Env: append(append([]string(nil), j.opts.Environ...), "DT_HOST="+h.Name()),
 	}
 	if j.opts.Interactive {
-		c.Stdout, c.Stderr = j.opts.Stdout, j.opts.Stderr
-		if j.opts.Stdin != nil {
+		c.Stdout, c.Stderr, c.Terminal = j.opts.Stdout, j.opts.Stderr, true
+		if f, ok := j.opts.Stdin.File(); ok && j.opts.StdinIsTerminal {
+			c.Stdin = f // the terminal itself, as a shell gives it
+		} else if j.opts.Stdin != nil {
 			in := j.opts.Stdin.Reader()
 			defer in.Close()
 			c.Stdin = in

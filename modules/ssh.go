@@ -2,7 +2,6 @@ package modules
 
 import (
 	"context"
-	"strings"
 
 	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
@@ -45,10 +44,11 @@ func (SSH) ReadsStdin() bool { return true }
 
 // Prepare implements Module.
 func (m SSH) Prepare(args []string, opts Options) (Job, error) {
-	if len(args) == 0 || strings.TrimSpace(strings.Join(args, " ")) == "" {
-		return nil, usagef(m.Name(), "missing command; usage: dt PATTERN ssh CMD [ARGS...]")
+	line, err := commandLine(m.Name(), args)
+	if err != nil {
+		return nil, err
 	}
-	return commandJob{cmd: strings.Join(args, " "), opts: opts}, nil
+	return commandJob{cmd: line, opts: opts}, nil
 }
 
 // commandJob runs one shell command line per host.

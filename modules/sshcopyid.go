@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -64,7 +66,7 @@ func (m SSHCopyID) Prepare(args []string, opts Options) (Job, error) {
 	}
 	read := opts.ReadFile
 	if read == nil {
-		read = os.ReadFile
+		read = readKeyFile
 	}
 	var keys []copyKey
 	seen := map[string]bool{}
@@ -85,6 +87,37 @@ func (m SSHCopyID) Prepare(args []string, opts Options) (Job, error) {
 		}
 	}
 	return copyIDJob{keys: keys}, nil
+}
+
+// maxKeyFile bounds a KEYFILE: a public key is a line of at most a few
+// KiB; an authorized_keys-style file of many keys stays far below this.
+const maxKeyFile = 1 << 20
+
+// readKeyFile reads a KEYFILE: a regular file of at most maxKeyFile
+// bytes. A FIFO (opened without waiting for a writer), a device such as
+// /dev/zero, or a huge file named by mistake is refused instead of read
+// without end.
+func readKeyFile(name string) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); give a public key file, e.g. ~/.ssh/id_ed25519.pub", name, fileKind(st.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%s is larger than 1 MiB: not a public key file", name)
+	}
+	return data, nil
 }
 
 // parsePublicKeys reads the public keys of file: one or more
@@ -119,13 +152,18 @@ func parsePublicKeys(file string, data []byte) ([]copyKey, error) {
 	return keys, nil
 }
 
-// copyIDScript appends keys to ~/.ssh/authorized_keys. Its arguments are
+// copyIDScript appends keys to ~/.ssh/authorized_keys of the user it runs
+// as: the home directory comes from the user database, $HOME only where
+// getent is missing, since sudo may keep the login user's HOME (env_keep,
+// Ubuntu's old default) and --sudo must never write root's files into the
+// login user's ~/.ssh. Its arguments are
 // pairs: a key's base64 blob, then its whole line. For each it prints
 // "present" when a line of the file (not a comment) has the blob as a
 // field, else appends the line, after a newline if the file lacks a final
 // one, and prints "added".
 const copyIDScript = `umask 077
-d="$HOME/.ssh"
+h=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
+d="${h:-$HOME}/.ssh"
 f="$d/authorized_keys"
 [ -d "$d" ] || mkdir "$d" || exit 1
 [ -e "$f" ] || { : >"$f" && chmod 600 "$f"; } || exit 1

@@ -170,13 +170,14 @@ login).`
 
 // Prepare implements Module.
 func (m Sudo) Prepare(args []string, opts Options) (Job, error) {
-	if len(args) == 0 || strings.TrimSpace(strings.Join(args, " ")) == "" {
-		return nil, usagef(m.Name(), "missing command; usage: dt PATTERN sudo CMD [ARGS...]")
+	line, err := commandLine(m.Name(), args)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Interactive {
 		return nil, usagef(m.Name(), "-i is not supported with sudo: the password goes through standard input; use -K")
 	}
-	return sudoJob{cmd: strings.Join(args, " ")}, nil
+	return sudoJob{cmd: line}, nil
 }
 
 type sudoJob struct{ cmd string }

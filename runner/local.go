@@ -26,6 +26,12 @@ type LocalCommand struct {
 	// Stdout and Stderr, when set, receive the output as it comes
 	// (interactive mode) instead of Result.Output.
 	Stdout, Stderr io.Writer
+	// Terminal keeps the command in dt's process group (-i), as a shell
+	// runs a command in the foreground: it may read the terminal
+	// (/dev/tty: a password prompt), which a process group of its own,
+	// in the background, cannot. Stopping it then signals the command
+	// itself; Ctrl-C on the terminal reaches it and what it started.
+	Terminal bool
 }
 
 // localWaitDelay is how long RunLocal waits, after the command exited, for
@@ -35,7 +41,8 @@ const localWaitDelay = 2 * time.Second
 // RunLocal runs c on this machine the way Run runs a remote command: the
 // output of stdout and stderr in arrival order (one pipe for both), a
 // non-zero exit in Result.ExitCode, and when ctx ends first the command's
-// process group gets SIGTERM, then SIGKILL, and the error is ctx's cause.
+// process group (with Terminal, the command) gets SIGTERM, then SIGKILL,
+// and the error is ctx's cause.
 func RunLocal(ctx context.Context, c LocalCommand) (Result, error) {
 	if err := context.Cause(ctx); err != nil {
 		return Result{ExitCode: -1}, err
@@ -52,8 +59,9 @@ func RunLocal(ctx context.Context, c LocalCommand) (Result, error) {
 	if c.Stdout != nil {
 		cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
 	}
-	// Its own process group, so that stopping it stops what it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that stopping it stops what it started;
+	// on the terminal (-i), dt's own, the terminal's foreground group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !c.Terminal}
 	// A command that leaves something running in the background with its
 	// output still open is done when it exits, give or take this.
 	cmd.WaitDelay = localWaitDelay
@@ -66,12 +74,15 @@ func RunLocal(ctx context.Context, c LocalCommand) (Result, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		pgid := cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		target := -cmd.Process.Pid // the process group
+		if c.Terminal {
+			target = cmd.Process.Pid
+		}
+		syscall.Kill(target, syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(stopGrace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
+			syscall.Kill(target, syscall.SIGKILL)
 			<-done
 		}
 		buf.Seal()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,9 +24,23 @@ type StdinMux struct {
 	once   sync.Once
 	chunks chan []byte
 
-	mu     sync.Mutex
-	open   int           // Readers not closed
-	opened chan struct{} // signalled when a Reader opens
+	mu      sync.Mutex
+	open    int           // Readers not closed
+	opened  chan struct{} // signalled when a Reader opens
+	started atomic.Bool   // a Reader was handed out: the pump reads src
+}
+
+// File returns the mux's source when it is a file that no Reader has
+// read from: a local command (local -i) is given the terminal itself, so
+// that what it reads from its standard input and from /dev/tty comes
+// from the keyboard, not from a pump in dt that would take keystrokes
+// first.
+func (m *StdinMux) File() (*os.File, bool) {
+	if m == nil {
+		return nil, false
+	}
+	f, ok := m.src.(*os.File)
+	return f, ok && !m.started.Load()
 }
 
 // NewStdinMux returns a mux reading from src on demand.
@@ -82,6 +97,7 @@ func (m *StdinMux) ready(fd int) bool {
 
 // Reader returns a reader for one session. Close it when the session ends.
 func (m *StdinMux) Reader() io.ReadCloser {
+	m.started.Store(true)
 	m.mu.Lock()
 	m.open++
 	m.mu.Unlock()

@@ -154,7 +154,7 @@ func newFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "db", Aliases: []string{"D"}, Usage: "inventory `FILE`", EnvVars: []string{"DTOOLS_DB"}, DefaultText: "~/.dtdb"},
 		&cli.StringFlag{Name: "config", Aliases: []string{"F"}, Usage: "ssh config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)"},
-		&cli.IntFlag{Name: "fanout", Aliases: []string{"C"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
+		&cli.IntFlag{Name: "fanout", Aliases: []string{"C", "coproc"}, Value: runner.DefaultFanout, Usage: "run at most `N` hosts at once"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "one host at a time with the terminal attached (for prompts)"},
 		&cli.StringFlag{Name: "connect-timeout", Aliases: []string{"T"}, Usage: "TCP connect + SSH handshake limit, e.g. 5s (default: ssh_config ConnectTimeout, else 10s)"},
 		&cli.StringFlag{Name: "timeout", Usage: "per-host deadline for the module's commands, e.g. 30s, 2m (default: none)"},
@@ -162,7 +162,7 @@ func newFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "pretend", Aliases: []string{"p"}, Usage: "print the hosts that would run, run nothing"},
 		&cli.BoolFlag{Name: "no-color", Aliases: []string{"N"}, Usage: "never color the output (also: NO_COLOR=1)"},
 		&cli.BoolFlag{Name: "sudo", Usage: "run every remote command through sudo (sudo -n unless -K)"},
-		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin"},
+		&cli.BoolFlag{Name: "ask-sudo-pass", Aliases: []string{"K"}, Usage: "ask the sudo password once, on the terminal; give it to sudo on each host through stdin (with --sudo or the sudo module)"},
 		&cli.BoolFlag{Name: "stdin", Aliases: []string{"I"}, Usage: "read standard input once and give it to every host's command (ssh); without -I commands read EOF"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record instead of lines"},
 		&cli.StringFlag{Name: "persist", Usage: "keep the connections open in a background keeper for `D` idle (e.g. 10m), so that the next dt on these hosts logs in nowhere; 0 or no: keep none (default: ssh_config ControlPersist)", EnvVars: []string{"DT_PERSIST"}},

@@ -15,7 +15,24 @@ import (
 	"github.com/dtools/dt/runner/mux"
 )
 
-const muxUsage = "usage: dt mux status|stop (the connection keeper of --persist; see dt --help)"
+const muxUsage = "usage: dt mux status|stop (the connection keeper of --persist; see dt help mux)"
+
+// muxHelp is dt help mux.
+const muxHelp = `dt mux status|stop
+
+The connections kept by --persist D (or DT_PERSIST=D, or ssh_config
+ControlPersist) live in a background connection keeper of yours until
+they have been idle for D.
+
+  dt mux status    each kept connection (host, destination, age, idle
+                   time, sessions served, persist time) on stdout, the
+                   keeper (pid, socket, uptime) on stderr
+  dt mux stop      close every kept connection now (the keeper then exits)
+
+  $ dt --persist 10m tag:web ssh uptime
+  $ dt mux status
+  $ dt mux stop
+`
 
 // muxCommand is "dt mux status|stop|serve": what the connection keeper
 // keeps, closing it all, and the keeper itself (started by dt).

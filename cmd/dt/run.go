@@ -83,6 +83,12 @@ func run(ctx context.Context, opts options, e env) int {
 		if len(rest) > 0 {
 			return e.report(usageError(fmt.Errorf("sh takes no arguments after the pattern, got %q", rest), "usage: dt [OPTIONS] [PATTERN] sh, or dtsh [OPTIONS] [PATTERN]; then type commands"))
 		}
+		if err := checkShellOptions(opts); err != nil {
+			return e.report(err)
+		}
+		if opts.pretend {
+			return pretendShell(ctx, opts, pattern, e)
+		}
 		return runShell(ctx, opts, pattern, e)
 	}
 	code, err := runModule(ctx, opts, e)
@@ -100,6 +106,10 @@ func runModule(ctx context.Context, opts options, e env) (int, error) {
 	mod, pat, err := parseCommand(opts.args)
 	if err != nil {
 		return 0, err
+	}
+	if opts.askSudoPass && !opts.sudo && mod.Name() != (modules.Sudo{}).Name() {
+		return 0, usageError(fmt.Errorf("-K asks the password for sudo, which only --sudo and the sudo module run; module %s would never use it", mod.Name()),
+			"add --sudo (dt --sudo -K PATTERN "+mod.Name()+" ...), or use dt -K PATTERN sudo CMD")
 	}
 	if err := checkStdin(opts, pat, mod); err != nil {
 		return 0, usageError(err, "-I gives dt's standard input to every host's command; see dt --help")
@@ -206,7 +216,7 @@ func parseCommand(args []string) (modules.Module, hosts.Pattern, error) {
 	}
 	mod, err := modules.Lookup(args[1])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usageError(err, moduleHint(args[1]))
 	}
 	pat, err := hosts.ParsePattern(args[0])
 	if err != nil {
@@ -292,6 +302,10 @@ func prepareJob(mod modules.Module, opts options, e env, input *modules.Input) (
 	job, err := mod.Prepare(opts.args[2:], modOpts)
 	if err != nil {
 		return nil, moduleError(mod, err)
+	}
+	if opts.rollout.Gate.Cmd != "" && !modules.GateApplies(job) {
+		return nil, usageError(fmt.Errorf("--gate: module %s touches no host, so a gate after it would check nothing it did", mod.Name()),
+			"--gate works with the modules that act on hosts (ssh, script, sudo, systemctl, deploy, ..., and local)")
 	}
 	return job, nil
 }
@@ -460,13 +474,22 @@ func help(args []string, e env) int {
 		return exitOK
 	}
 	if args[0] == "sh" || args[0] == "dtsh" {
-		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n",
+		fmt.Fprintf(e.stdout, "dt [OPTIONS] [PATTERN] sh    (or: dtsh [OPTIONS] [PATTERN])\n\nAn interactive shell on the hosts of PATTERN. "+shellHelp+"\n\n"+shellPiped+"\n",
 			strings.Join(shellViews, ", "), "$DT_HISTFILE, else ~/.dt_history")
+		return exitOK
+	}
+	switch args[0] {
+	case "mux":
+		fmt.Fprint(e.stdout, muxHelp)
+		return exitOK
+	case "view":
+		fmt.Fprint(e.stdout, viewHelp)
 		return exitOK
 	}
 	m, err := modules.Lookup(args[0])
 	if err != nil {
 		e.errorf("%v", err)
+		e.hintf("dt help sh, dt help view and dt help mux tell the commands that are not modules")
 		return exitUsage
 	}
 	fmt.Fprintln(e.stdout, m.Usage())

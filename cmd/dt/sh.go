@@ -40,6 +40,19 @@ Ctrl-C stops the running command on every host and comes back here.
 Connections stay open between commands: one login per host per session.
 History is kept in %s.`
 
+// shellPiped is dt help sh's note on lines from a pipe or a file.
+const shellPiped = `Fed from a pipe or a file, dt sh runs the lines without prompts or history
+and exits with the last command's status (0, or 1 when a host failed). A
+line that cannot run (a :use that matches nothing or does not parse, an
+unknown built-in, no hosts) ends it at once with that error's status (1,
+2 or 3), so the lines after it never run on hosts they were not meant for:
+
+  printf '%%s\n' ':use tag:web,-canary' 'systemctl is-active app' | dt sh
+
+dt -p PATTERN sh prints the hosts and runs nothing; --batch, --canary,
+--max-fail, --batch-wait, --stagger, --gate, --stream, -i and -I are
+refused (exit 2): each line runs on every current host at once.`
+
 // shellViews are the views :view accepts: every view of --view, and json.
 var shellViews = append(append([]string{}, output.ViewNames...), "json")
 
@@ -65,6 +78,10 @@ type shell struct {
 	priv     modules.Privilege
 	history  string
 	last     int // exit status of the last command: 0, or 1 if a host failed
+	// piped is true when the lines come from a pipe or a file: a line
+	// that cannot run then ends the shell (see lineFailed).
+	piped  bool
+	broken bool // a line could not run, in a piped shell: stop
 }
 
 // runShell runs dt sh with pattern ("" for none) as the first hosts. Its
@@ -99,14 +116,19 @@ func runShell(ctx context.Context, opts options, pattern string, e env) int {
 	case opts.view != "":
 		s.view = opts.view
 	}
+	f, isFile := e.stdin.(*os.File)
+	s.piped = !isFile || !term.IsTerminal(int(f.Fd()))
 	if pattern != "" {
 		if err := s.use(pattern); err != nil {
 			s.report(err)
+			if s.broken {
+				return s.last
+			}
 		}
 	}
 
 	var ln lineEditor
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if !s.piped {
 		// Lines edited on the terminal, with history; see newLiner.
 		l := newLiner(s)
 		restore := onExit(func() { l.Close() })
@@ -156,12 +178,14 @@ func runShell(ctx context.Context, opts options, pattern string, e env) int {
 		}
 		ln.AppendHistory(line)
 		if strings.HasPrefix(line, ":") {
-			if quit := s.builtin(line); quit {
+			if quit := s.builtin(line); quit || s.broken {
 				return s.last
 			}
 			continue
 		}
-		s.run(modules.SSH{}, []string{line})
+		if s.run(modules.SSH{}, []string{line}); s.broken {
+			return s.last
+		}
 	}
 }
 
@@ -201,14 +225,23 @@ func newLiner(s *shell) *shellLiner {
 
 // AppendHistory adds line to the history and writes the history file
 // (0600: command lines can hold secrets), so a killed shell loses none.
+// A file that group or others may read is made 0600 before the lines go
+// in.
 func (l *shellLiner) AppendHistory(line string) {
 	l.State.AppendHistory(line)
-	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
-	l.WriteHistory(f)
-	f.Close()
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return // not a file of history: leave it alone
+	} else if st.Mode().Perm()&0o077 != 0 && f.Chmod(0o600) != nil {
+		return
+	}
+	if f.Truncate(0) == nil {
+		l.WriteHistory(f)
+	}
 }
 
 // plainLines reads lines from a pipe or file, without prompts.
@@ -236,13 +269,25 @@ func (s *shell) prompt() string {
 	return fmt.Sprintf("dt %s (%d)> ", output.Escape([]byte(p)), len(s.selected))
 }
 
-// report prints an error for the person at the prompt.
+// report prints an error for the person at the prompt; the line that
+// caused it failed with the error's exit status (see lineFailed).
 func (s *shell) report(err error) {
-	s.e.errorf("%v", err)
-	var ee *exitError
-	if errors.As(err, &ee) && ee.hint != "" {
-		s.e.hintf("%s", ee.hint)
-	}
+	s.lineFailed(s.e.report(err))
+}
+
+// errorf reports a line that failed with exit status code.
+func (s *shell) errorf(code int, format string, args ...any) {
+	s.e.errorf(format, args...)
+	s.lineFailed(code)
+}
+
+// lineFailed records that a line could not run: it is the last command,
+// with status code. Fed from a pipe, the shell stops there: the lines
+// after it were written for hosts or settings that did not take (a
+// mistyped :use must not send the next command to the previous hosts).
+func (s *shell) lineFailed(code int) {
+	s.last = code
+	s.broken = s.piped
 }
 
 // use selects the hosts of pattern; on error the current ones stay.
@@ -288,7 +333,7 @@ func (s *shell) builtin(line string) (quit bool) {
 		fmt.Fprintf(s.e.stderr, "%d hosts\n", len(s.selected))
 	case "fail":
 		if len(s.failed) == 0 {
-			s.e.errorf("no host failed the last command")
+			s.errorf(s.last, "no host failed the last command")
 			return false
 		}
 		if err := s.use("sys:" + strings.Join(s.failed, ",")); err != nil {
@@ -299,29 +344,32 @@ func (s *shell) builtin(line string) (quit bool) {
 			fmt.Fprintf(s.e.stderr, "view %s (views: %s)\n", s.view, strings.Join(shellViews, ", "))
 			return false
 		}
+		if arg == "none" && name == "filter" {
+			arg = "lines" // dtools' "filter none": the lines as they are
+		}
 		if !contains(shellViews, arg) {
-			s.e.errorf("unknown view %q; views: %s", arg, strings.Join(shellViews, ", "))
+			s.errorf(exitUsage, "unknown view %q; views: %s", arg, strings.Join(shellViews, ", "))
 			return false
 		}
 		s.view = arg
 	case "fanout":
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 1 {
-			s.e.errorf(":fanout %q: want a whole number, at least 1", arg)
+			s.errorf(exitUsage, ":fanout %q: want a whole number, at least 1", arg)
 			return false
 		}
 		s.fanout = n
 	case "timeout":
 		d, err := parseDuration("timeout", arg)
 		if err != nil || arg == "" {
-			s.e.errorf(":timeout %q: want a duration like 30s, or 0 for none", arg)
+			s.errorf(exitUsage, ":timeout %q: want a duration like 30s, or 0 for none", arg)
 			return false
 		}
 		s.timeout = d
 	case "dt":
 		words, err := shellWords(arg)
 		if err != nil || len(words) == 0 {
-			s.e.errorf(":dt wants MODULE [ARGS...], e.g. :dt systemctl status nginx")
+			s.errorf(exitUsage, ":dt wants MODULE [ARGS...], e.g. :dt systemctl status nginx")
 			return false
 		}
 		mod, err := modules.Lookup(words[0])
@@ -331,8 +379,7 @@ func (s *shell) builtin(line string) (quit bool) {
 		}
 		s.run(mod, words[1:])
 	default:
-		s.e.errorf("unknown built-in %q", ":"+name)
-		s.e.hintf(":help lists them")
+		s.report(usageError(fmt.Errorf("unknown built-in %q", ":"+name), ":help lists them"))
 	}
 	return false
 }
@@ -342,7 +389,7 @@ func (s *shell) builtin(line string) (quit bool) {
 // with "interrupt") and the shell goes on.
 func (s *shell) run(mod modules.Module, args []string) {
 	if len(s.selected) == 0 {
-		s.e.errorf("no hosts; choose some with :use PATTERN")
+		s.errorf(exitFailed, "no hosts; choose some with :use PATTERN")
 		return
 	}
 	opts := s.opts

@@ -13,6 +13,22 @@ import (
 
 const viewUsage = "usage: dt view VIEW [FILE], VIEW one of lines, gather, host, status, compact; FILE holds dt's lines or --json records (default: stdin)"
 
+// viewHelp is dt help view.
+const viewHelp = `dt view VIEW [FILE]
+
+Shows saved output, dt's lines or --json records, the way --view VIEW
+shows a run: lines, gather (-b), host, status or compact. FILE, or
+standard input without FILE or with -, is read to the end. A line that
+is neither is reported on stderr with its number and skipped; the exit
+status is 1 when a record failed or a line was bad. A host named view is
+sys:view.
+
+  $ dt tag:web ssh uname -r > run.log
+  $ dt view gather run.log        # what -b printed live
+  $ dt --json tag:web ssh uptime > run.json
+  $ dt view lines run.json        # saved --json back to lines
+`
+
 // viewCommand is "dt view VIEW [FILE]": a view over saved output, dt's
 // lines or --json records, from FILE or stdin. Lines that are neither are
 // reported with their number and skipped. Exit status 1 when a record
