@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/dtools/dt/output"
 )
 
 // inputMemMax is how much of dt's standard input (-I) is kept in memory;
@@ -26,7 +25,7 @@ type Input struct {
 // Load reads r to its end, before the run starts (a module's Prepare gets
 // the Input empty). Up to inputMemMax bytes stay in memory; beyond that
 // everything goes to a temporary file in dir (os.TempDir() if empty) that
-// never has a name (spoolFile), so no other process can open it and
+// never has a name (output.AnonymousFile), so no other process can open it and
 // nothing is left behind whatever happens to dt.
 func (in *Input) Load(r io.Reader, dir string) error {
 	var buf bytes.Buffer
@@ -38,7 +37,7 @@ func (in *Input) Load(r io.Reader, dir string) error {
 		in.mem, in.size = buf.Bytes(), n
 		return nil
 	}
-	f, err := spoolFile(dir)
+	f, err := output.AnonymousFile(dir, "dt-stdin")
 	if err != nil {
 		return fmt.Errorf("spooling standard input: %w (set TMPDIR to a writable directory)", err)
 	}
@@ -49,28 +48,6 @@ func (in *Input) Load(r io.Reader, dir string) error {
 	}
 	in.file, in.size = f, size
 	return nil
-}
-
-// spoolFile returns a new 0600 file in dir (os.TempDir() if empty) that
-// has no name: O_TMPFILE where the file system has it, else a file
-// removed as soon as it is created. Nothing is left behind however dt
-// ends, and no other process can open it by name.
-func spoolFile(dir string) (*os.File, error) {
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
-		return os.NewFile(uintptr(fd), filepath.Join(dir, "dt-stdin (unnamed)")), nil
-	}
-	f, err := os.CreateTemp(dir, "dt-stdin-*")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
 }
 
 // Reader returns a reader of the whole input, from its start.

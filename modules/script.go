@@ -3,12 +3,9 @@ package modules
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
-	"syscall"
 
 	"github.com/dtools/dt/output"
 	"github.com/dtools/dt/runner"
@@ -69,35 +66,14 @@ func (m Script) Prepare(args []string, opts Options) (Job, error) {
 // is held in memory once and sent to every host on stdin.
 const MaxScriptSize = 16 << 20
 
+// scriptFile is what the script module reads: a script is held in memory
+// once and sent to every host on stdin.
+var scriptFile = boundedFile{what: "a script", max: MaxScriptSize, limit: "16 MiB",
+	hint: "save the script to a file first", large: "copy large files with the copy module instead"}
+
 // readScript reads a script file: a regular file of at most MaxScriptSize
 // bytes. A device, a pipe or /dev/zero would be read without end.
-func readScript(name string) ([]byte, error) {
-	// Non-blocking: opening a FIFO would otherwise wait for a writer.
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s); save the script to a file first", name, fileKind(st.Mode()))
-	}
-	if st.Size() > MaxScriptSize {
-		return nil, fmt.Errorf("%s is %d bytes; a script may have at most %d (16 MiB); copy large files with a file transfer instead", name, st.Size(), MaxScriptSize)
-	}
-	// The file may grow while it is read: read one byte past the limit.
-	body, err := io.ReadAll(io.LimitReader(f, MaxScriptSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(body) > MaxScriptSize {
-		return nil, fmt.Errorf("%s grew past %d bytes (16 MiB) while it was read", name, MaxScriptSize)
-	}
-	return body, nil
-}
+func readScript(name string) ([]byte, error) { return scriptFile.read(name) }
 
 // fileKind names the type of a file that is not a regular one.
 func fileKind(m os.FileMode) string {

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -89,36 +86,17 @@ func (m SSHCopyID) Prepare(args []string, opts Options) (Job, error) {
 	return copyIDJob{keys: keys}, nil
 }
 
-// maxKeyFile bounds a KEYFILE: a public key is a line of at most a few
-// KiB; an authorized_keys-style file of many keys stays far below this.
+// maxKeyFile bounds a KEYFILE.
 const maxKeyFile = 1 << 20
 
-// readKeyFile reads a KEYFILE: a regular file of at most maxKeyFile
-// bytes. A FIFO (opened without waiting for a writer), a device such as
-// /dev/zero, or a huge file named by mistake is refused instead of read
-// without end.
-func readKeyFile(name string) ([]byte, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s); give a public key file, e.g. ~/.ssh/id_ed25519.pub", name, fileKind(st.Mode()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("%s is larger than 1 MiB: not a public key file", name)
-	}
-	return data, nil
-}
+// keyFile is what ssh-copy-id reads: a public key is a line of at most a
+// few KiB; an authorized_keys-style file of many keys stays far below the
+// limit.
+var keyFile = boundedFile{what: "a public key file", max: maxKeyFile, limit: "1 MiB",
+	hint: "give a public key file, e.g. ~/.ssh/id_ed25519.pub"}
+
+// readKeyFile reads a KEYFILE: a regular file of at most maxKeyFile bytes.
+func readKeyFile(name string) ([]byte, error) { return keyFile.read(name) }
 
 // parsePublicKeys reads the public keys of file: one or more
 // authorized_keys lines; blank and '#' lines are skipped.

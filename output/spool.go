@@ -76,7 +76,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 
 // spill moves the output so far into a new temporary file.
 func (s *Spool) spill() error {
-	f, err := anonymousFile()
+	f, err := AnonymousFile("", "dt-spill")
 	if err != nil {
 		return fmt.Errorf("output over %d KiB and no file to keep it in: %w (set TMPDIR to a writable directory)", s.limit>>10, err)
 	}
@@ -88,15 +88,18 @@ func (s *Spool) spill() error {
 	return nil
 }
 
-// anonymousFile returns a new file in the temporary directory that has no
-// name: O_TMPFILE where the file system has it, else a file removed as
-// soon as it is created. Nothing is left behind however dt ends.
-func anonymousFile() (*os.File, error) {
-	dir := os.TempDir()
-	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
-		return os.NewFile(uintptr(fd), filepath.Join(dir, "dt-spill (unnamed)")), nil
+// AnonymousFile returns a new 0600 file in dir (os.TempDir() if empty)
+// that has no name: O_TMPFILE where the file system has it, else a file
+// removed as soon as it is created (named label-* until then). Nothing is
+// left behind however dt ends, and no other process can open it by name.
+func AnonymousFile(dir, label string) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "dt-spill-*")
+	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
+		return os.NewFile(uintptr(fd), filepath.Join(dir, label+" (unnamed)")), nil
+	}
+	f, err := os.CreateTemp(dir, label+"-*")
 	if err != nil {
 		return nil, err
 	}
