@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -37,7 +36,10 @@ func dialConversation(ctx context.Context, c *Client, kc ssh.Conn, t *runner.Tar
 	if err != nil {
 		return query{}, err
 	}
-	ch, reqs, err := openDial(ctx, kc, data)
+	// The keeper answers at once, before it dials anything: one that takes
+	// the local connection but never answers is not used, rather than
+	// holding the run for ever.
+	ch, reqs, err := openWithin(ctx, kc, dialTimeout, chanDial, data)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			return query{}, cause
@@ -130,40 +132,4 @@ func sign(s ssh.Signer, data []byte, algo string) (*ssh.Signature, error) {
 		}
 	}
 	return s.Sign(rand.Reader, data)
-}
-
-// openDial opens the dial channel, waiting at most dialTimeout for the
-// keeper's answer (it answers at once, before it dials anything): a keeper
-// that takes the local connection but never answers is not used, rather
-// than holding the run for ever.
-func openDial(ctx context.Context, kc ssh.Conn, data []byte) (ssh.Channel, <-chan *ssh.Request, error) {
-	type opened struct {
-		ch   ssh.Channel
-		reqs <-chan *ssh.Request
-		err  error
-	}
-	res := make(chan opened, 1)
-	go func() {
-		ch, reqs, err := kc.OpenChannel(chanDial, data)
-		res <- opened{ch, reqs, err}
-	}()
-	abandon := func() {
-		go func() {
-			if o := <-res; o.ch != nil {
-				o.ch.Close()
-			}
-		}()
-	}
-	timer := time.NewTimer(dialTimeout)
-	defer timer.Stop()
-	select {
-	case o := <-res:
-		return o.ch, o.reqs, o.err
-	case <-timer.C:
-		abandon()
-		return nil, nil, fmt.Errorf("no answer within %s", dialTimeout)
-	case <-ctx.Done():
-		abandon()
-		return nil, nil, context.Cause(ctx)
-	}
 }

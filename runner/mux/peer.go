@@ -292,40 +292,16 @@ func (s *server) open(p *peer, nc ssh.NewChannel) {
 // within timeout (the run's connect timeout) is taken for dead (a network
 // cut while it was kept): it is closed, and the opener told so.
 func (s *server) openUpstream(ctx context.Context, k *kept, timeout time.Duration, typ string, data []byte) (ssh.Channel, <-chan *ssh.Request, error) {
-	type opened struct {
-		ch   ssh.Channel
-		reqs <-chan *ssh.Request
-		err  error
-	}
-	res := make(chan opened, 1)
-	go func() {
-		ch, reqs, err := k.client.OpenChannel(typ, data)
-		res <- opened{ch, reqs, err}
-	}()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case o := <-res:
-		var oe *ssh.OpenChannelError
-		if o.err != nil && !errors.As(o.err, &oe) {
-			s.lose(k, o.err)
-		}
-		return o.ch, o.reqs, o.err
-	case <-timer.C:
-		err := errors.New("no answer to a channel open within " + timeout.String())
+	ch, reqs, err := openWithin(ctx, k.client, timeout, typ, data)
+	var oe *ssh.OpenChannelError
+	var na noAnswerError
+	switch {
+	case errors.As(err, &na):
 		s.lose(k, err)
-		if o := <-res; o.ch != nil {
-			o.ch.Close()
-		}
-		return nil, nil, err
-	case <-ctx.Done():
-		go func() {
-			if o := <-res; o.ch != nil {
-				o.ch.Close()
-			}
-		}()
-		return nil, nil, ctx.Err()
+	case err != nil && ctx.Err() == nil && !errors.As(err, &oe):
+		s.lose(k, err)
 	}
+	return ch, reqs, err
 }
 
 func isClosed(c chan struct{}) bool {
