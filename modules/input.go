@@ -24,7 +24,7 @@ type Input struct {
 
 // Load reads r to its end, before the run starts (a module's Prepare gets
 // the Input empty). Up to inputMemMax bytes stay in memory; beyond that
-// everything goes to a temporary file in dir (os.TempDir() if empty) that
+// everything goes to a temporary file in dir (output.SpoolDir() if empty) that
 // never has a name (output.AnonymousFile), so no other process can open it and
 // nothing is left behind whatever happens to dt.
 func (in *Input) Load(r io.Reader, dir string) error {

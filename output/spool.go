@@ -20,7 +20,7 @@ const SpoolLimit = 64 << 10
 // Spool collects a command's output (stdout and stderr, in arrival order):
 // in memory up to its limit, then all of it in a private temporary file.
 //
-// The file is created in os.TempDir() ($TMPDIR) with mode 0600 and
+// The file is created in SpoolDir() with mode 0600 and
 // removed from the directory at once, so only this process can reach it
 // (through its open descriptor) and nothing is left behind however dt
 // exits, Ctrl-C and SIGKILL included. The disk space is freed when the
@@ -88,13 +88,29 @@ func (s *Spool) spill() error {
 	return nil
 }
 
-// AnonymousFile returns a new 0600 file in dir (os.TempDir() if empty)
+// SpoolDir is where dt keeps what does not fit in memory (output past
+// SpoolLimit, a large -I input): $TMPDIR when it is set, else /var/tmp
+// when it is a directory, else os.TempDir(). Not /tmp first: on many
+// systems /tmp is a tmpfs, whose files are memory, which would undo the
+// bound spooling is for; the file system hierarchy names /var/tmp for
+// large temporary files.
+func SpoolDir() string {
+	if d := os.Getenv("TMPDIR"); d != "" {
+		return d
+	}
+	if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
+		return "/var/tmp"
+	}
+	return os.TempDir()
+}
+
+// AnonymousFile returns a new 0600 file in dir (SpoolDir() if empty)
 // that has no name: O_TMPFILE where the file system has it, else a file
 // removed as soon as it is created (named label-* until then). Nothing is
 // left behind however dt ends, and no other process can open it by name.
 func AnonymousFile(dir, label string) (*os.File, error) {
 	if dir == "" {
-		dir = os.TempDir()
+		dir = SpoolDir()
 	}
 	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
 		return os.NewFile(uintptr(fd), filepath.Join(dir, label+" (unnamed)")), nil

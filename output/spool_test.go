@@ -188,3 +188,29 @@ func TestSpilledRecordsPrintLikeInMemoryOnes(t *testing.T) {
 		sr.Release()
 	}
 }
+
+// TestSpoolDir: $TMPDIR when set; without it /var/tmp (disk on most
+// systems), not /tmp (often a tmpfs, whose files are memory).
+func TestSpoolDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	if got := SpoolDir(); got != dir {
+		t.Errorf("with TMPDIR: %q, want %q", got, dir)
+	}
+	os.Unsetenv("TMPDIR")
+	st, err := os.Stat("/var/tmp")
+	if err != nil || !st.IsDir() {
+		t.Fatalf("this test needs /var/tmp: %v", err)
+	}
+	if got := SpoolDir(); got != "/var/tmp" {
+		t.Errorf("without TMPDIR: %q, want /var/tmp", got)
+	}
+	f, err := AnonymousFile("", "dt-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !strings.HasPrefix(f.Name(), "/var/tmp/") {
+		t.Errorf("AnonymousFile in %q, want /var/tmp", f.Name())
+	}
+}
